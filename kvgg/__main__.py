@@ -1,0 +1,3 @@
+from kvgg.cli import main
+
+main()

@@ -58,3 +58,18 @@ def summary(config, width, batch_norm, image_size, num_classes):
     )
     click.echo(f"{model.name} ({image_size}x{image_size} input, {num_classes} classes)")
     click.echo(format_profile(profile(model)))
+
+
+# ----------------------------------------------------------------- data: kvgg data ...
+
+
+# ----------------------------------------------------------------- training: kvgg fit, recipe, plot
+
+
+# ----------------------------------------------------------------- evaluation: surgery, evaluate
+
+
+# ----------------------------------------------------------------- weights: kvgg weights import
+
+
+# ----------------------------------------------------------------- transfer: transfer, features

@@ -1,0 +1,206 @@
+"""Images that cannot be decoded: skipped and reported during an epoch, or listed ahead.
+
+Datasets in the wild hold truncated JPEGs, empty files and files that are not images at
+all. The pipelines decode each image under a guard: an undecodable one is skipped, counted
+in its source's :class:`BadFiles` log and reported through the ``kvgg.data`` logger (the
+first few by path), and the epoch goes on; in strict mode the run stops at once with the
+path (inside TensorFlow an error whose message holds the path; :func:`strict_errors`
+turns it into a plain :class:`UndecodableImageError`). :func:`check_source` scans a whole
+source ahead of training.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import re
+import threading
+from dataclasses import dataclass, field
+
+logger = logging.getLogger("kvgg.data")
+
+NAMED_IN_LOG = 10
+STRICT_MESSAGE = "Undecodable image (strict mode): "
+_STRICT_PATH = re.compile(re.escape(STRICT_MESSAGE) + r"([^\n]*)\]")
+
+
+class UndecodableImageError(ValueError):
+    """Strict mode met an image that cannot be decoded; ``path`` names it."""
+
+    def __init__(self, path: str):
+        self.path = path
+        super().__init__(
+            f"Undecodable image (strict mode): {path} (list every bad file with "
+            "'kvgg data check SOURCE', or leave strict mode to skip them)"
+        )
+
+
+@contextlib.contextmanager
+def strict_errors():
+    """Turn the TensorFlow error a strict-mode pipeline raises at its first undecodable
+    image into an :class:`UndecodableImageError` (a ValueError) with a one-line message.
+
+    Example:
+        >>> with strict_errors():  # doctest: +SKIP
+        ...     model.fit(train_dataset(source, batch_size=32, strict=True))
+    """
+    try:
+        yield
+    except Exception as error:
+        match = _STRICT_PATH.search(getattr(error, "message", None) or str(error))
+        if match is None or isinstance(error, UndecodableImageError):
+            raise
+        raise UndecodableImageError(match.group(1)) from None
+
+
+@dataclass
+class BadFiles:
+    """Undecodable images met so far: their count and the first paths (in order met)."""
+
+    count: int = 0
+    paths: list[str] = field(default_factory=list)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+
+    def record(self, path: str) -> None:
+        """Count one bad image; log its path while fewer than ``NAMED_IN_LOG`` were named."""
+        with self._lock:
+            self.count += 1
+            if len(self.paths) < NAMED_IN_LOG:
+                self.paths.append(path)
+                logger.warning("Skipped an undecodable image: %s", path)
+            elif self.count == NAMED_IN_LOG + 1:
+                logger.warning("More undecodable images; counting them silently (BadFiles).")
+
+    def __str__(self) -> str:
+        if not self.count:
+            return "no undecodable images"
+        more = f" and {self.count - len(self.paths)} more" if self.count > len(self.paths) else ""
+        return f"{self.count} undecodable images skipped: {', '.join(self.paths)}{more}"
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One file flagged by :func:`check_source`: ``bad`` ones cannot be decoded at all."""
+
+    path: str
+    problem: str
+    bad: bool
+
+
+def check_source(source, *, progress: bool = True) -> list[Finding]:
+    """Scan every image of a file source with the pipeline's own decoder.
+
+    Reports undecodable files (empty, truncated, not an image) as bad, and decodable
+    oddities that the pipeline converts (grayscale, CMYK, RGBA, a PNG or GIF named .jpg,
+    images smaller than 32 pixels) as notes.
+
+    Args:
+        source: a source (image folder, labels file, VOC, Caltech, TFRecord shards) or
+            its spec for :func:`~kvgg.data.open_source`.
+        progress: show a progress bar.
+
+    Returns:
+        The findings, in dataset order; empty when every image is fine.
+
+    Example:
+        >>> for finding in check_source(image_folder("train")):  # doctest: +SKIP
+        ...     print(finding.path, finding.problem)
+    """
+    import tensorflow as tf
+    from tqdm import tqdm
+
+    from kvgg.data.spec import open_source
+    from kvgg.data.transforms import decode_rgb
+
+    source = open_source(source)
+    findings = []
+    items = source.named_dataset().as_numpy_iterator()
+    for image, _, name in tqdm(items, total=len(source), desc="check", disable=not progress):
+        if not isinstance(image, bytes):
+            continue  # in-memory images were decoded when loaded
+        path = name.decode()
+        problem = _header_problem(image, path)
+        try:
+            decoded = decode_rgb(tf.constant(image)).numpy()
+        except (tf.errors.InvalidArgumentError, tf.errors.UnknownError) as error:
+            findings.append(Finding(path, problem or _first_line(error.message), True))
+            continue
+        if problem:
+            findings.append(Finding(path, problem, False))
+        elif min(decoded.shape[:2]) < 32:
+            findings.append(
+                Finding(path, f"tiny image ({decoded.shape[1]}x{decoded.shape[0]})", False)
+            )
+    return findings
+
+
+def looks_decodable(encoded):
+    """Graph-safe check of encoded bytes: not empty, a JPEG/PNG/GIF/BMP signature, and for
+    JPEGs an end-of-image marker among the last 32 bytes (truncated files lack it).
+
+    Args:
+        encoded: scalar tf.string.
+
+    Returns:
+        A scalar tf.bool.
+
+    Example:
+        >>> bool(looks_decodable(tf.constant(b"")))  # doctest: +SKIP
+        False
+    """
+    import tensorflow as tf
+
+    length = tf.strings.length(encoded)
+    head = tf.strings.substr(encoded, 0, 4)
+    known = tf.reduce_any([tf.strings.substr(head, 0, len(sig)) == sig for sig in _SIGNATURES])
+    tail_start = tf.maximum(length - 32, 0)
+    tail = tf.io.decode_raw(
+        tf.strings.substr(tf.strings.join([encoded, "\0"]), tail_start, 33), tf.uint8
+    )
+    has_end = tf.reduce_any((tail[:-1] == 0xFF) & (tail[1:] == 0xD9))
+    is_jpeg = tf.strings.substr(head, 0, 3) == b"\xff\xd8\xff"
+    return (length > 0) & known & (~is_jpeg | has_end)
+
+
+_SIGNATURES = {b"\xff\xd8\xff": "JPEG", b"\x89PNG": "PNG", b"GIF8": "GIF", b"BM": "BMP"}
+
+
+def _header_problem(data: bytes, path: str) -> str | None:
+    """What the bytes' header says is unusual about the file, or None."""
+    if not data:
+        return "empty file (0 bytes)"
+    kind = next((k for sig, k in _SIGNATURES.items() if data.startswith(sig)), None)
+    if kind is None:
+        return "not an image (unknown file signature)"
+    suffix = path.rsplit(".", 1)[-1].lower()
+    if kind != "JPEG" and suffix in ("jpg", "jpeg"):
+        return f"{kind} data in a .{suffix} file"
+    if kind == "JPEG":
+        if b"\xff\xd9" not in data[-16:]:
+            return "truncated JPEG (no end-of-image marker)"
+        components = _jpeg_components(data)
+        if components == 1:
+            return "grayscale JPEG"
+        if components == 4:
+            return "CMYK JPEG"
+    if kind == "PNG" and len(data) > 25 and data[25] in (4, 6):
+        return "PNG with alpha channel" if data[25] == 6 else "grayscale PNG with alpha"
+    return None
+
+
+def _jpeg_components(data: bytes) -> int | None:
+    """Number of colour components in the first start-of-frame marker."""
+    i = 2
+    while i + 9 < len(data):
+        if data[i] != 0xFF:
+            return None
+        marker = data[i + 1]
+        length = int.from_bytes(data[i + 2 : i + 4], "big")
+        if 0xC0 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC):
+            return data[i + 9]
+        i += 2 + length
+    return None
+
+
+def _first_line(message: str) -> str:
+    return message.strip().splitlines()[0] if message.strip() else "cannot be decoded"

@@ -1,0 +1,107 @@
+"""``open_source``: one way to name a dataset, from a recipe (a dict) or the command line."""
+
+from __future__ import annotations
+
+import inspect
+from pathlib import Path
+from urllib.parse import parse_qsl
+
+from kvgg.data import sources
+
+KINDS = {
+    "folder": (sources.image_folder, "root"),
+    "labels": (sources.labels_file, "folder"),
+    "tfrecord": (sources.tfrecords, "pattern"),
+    "voc": (sources.voc, "root"),
+    "caltech": (sources.caltech, "root"),
+    "keras": (sources.keras_dataset, "name"),
+    "digits": (sources.digits, "subset"),
+}
+SHORTHANDS = {"digits": "digits", "fashion_mnist": "keras", "cifar10": "keras", "cifar100": "keras"}
+
+
+def open_source(spec) -> sources.Source:
+    """Open a dataset named by a recipe dict or a command-line string.
+
+    Strings:
+
+    - ``PATH``: an image folder (one sub-folder per class).
+    - ``KIND:PATH`` or ``KIND:PATH?key=value&key=value``, where KIND is ``folder``,
+      ``labels`` (needs ``labels=FILE``), ``tfrecord`` (PATH is a glob), ``voc``
+      (``year=``, ``split=``) or ``caltech`` (``kind=101|256``, ``subset=``, ``seed=``,
+      ``split_dir=``); keys are the arguments of the matching function in
+      :mod:`kvgg.data.sources`.
+    - ``digits``, ``digits:test``, ``cifar10``, ``cifar100:test``, ``fashion_mnist``,
+      ``keras:cifar10?subset=test``.
+
+    Dicts: ``{"kind": KIND, "path": PATH, **options}`` (``path`` may be left out for
+    ``digits`` and ``keras`` takes ``name``).
+
+    Args:
+        spec: the string or dict.
+
+    Returns:
+        The :class:`~kvgg.data.sources.Source`.
+
+    Example:
+        >>> open_source("digits:test").num_classes
+        10
+        >>> open_source("voc:VOCdevkit?year=2007&split=test")  # doctest: +SKIP
+    """
+    if isinstance(spec, sources.Source):
+        return spec
+    if isinstance(spec, dict):
+        return _open_dict(dict(spec))
+    if not isinstance(spec, (str, Path)):
+        raise ValueError(f"A data source is a string or a dict. Received: spec={spec!r}")
+    text = str(spec)
+    head, _, query = text.partition("?")
+    kind, sep, rest = head.partition(":")
+    options = dict(parse_qsl(query, keep_blank_values=True))
+    if kind in SHORTHANDS:  # digits, digits:test, cifar10:test (write ./digits for a folder)
+        subset = {"subset": rest or "train"}
+        if SHORTHANDS[kind] == "keras":
+            return _call("keras", {"name": kind, **subset, **options}, text)
+        return _call("digits", {**subset, **options}, text)
+    if sep and kind in KINDS:
+        return _call(kind, {KINDS[kind][1]: rest, **options}, text)
+    if Path(text).is_dir() or not sep or len(kind) == 1:  # a bare path (C:\\... included)
+        return _call("folder", {"root": text}, text)
+    raise ValueError(
+        f"Unknown data source kind {kind!r}; expected one of {sorted(KINDS)} or a folder. "
+        f"Received: spec={text!r}"
+    )
+
+
+def _open_dict(spec):
+    kind = spec.pop("kind", None)
+    if kind not in KINDS:
+        raise ValueError(
+            f"A data source dict needs 'kind' in {sorted(KINDS)}. Received: kind={kind!r}"
+        )
+    if "path" in spec:
+        spec[KINDS[kind][1]] = spec.pop("path")
+    return _call(kind, spec, f"{kind} source")
+
+
+def _call(kind, options, described):
+    function, _ = KINDS[kind]
+    parameters = inspect.signature(function).parameters
+    unknown = sorted(set(options) - set(parameters))
+    if unknown:
+        raise ValueError(
+            f"Unknown option {unknown[0]!r} for a {kind} source in {described!r}; "
+            f"expected some of {sorted(parameters)}."
+        )
+    converted = {}
+    for key, value in options.items():
+        default = parameters[key].default
+        if isinstance(value, str) and isinstance(default, int) and not isinstance(default, bool):
+            try:
+                value = int(value)
+            except ValueError:
+                raise ValueError(
+                    f"Option {key!r} of {described!r} must be an integer. Received: {key}={value!r}"
+                ) from None
+        converted[key] = value
+    return function(**converted)

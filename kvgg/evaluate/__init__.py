@@ -1,0 +1,39 @@
+"""The paper's test protocol (Sec. 3.2): dense, multi-crop, multi-scale, fusion, metrics.
+
+Example:
+    >>> from kvgg.evaluate import evaluate
+    >>> report = evaluate(model, "folder:val", method="both", scales=(256, 384, 512))
+    ... # doctest: +SKIP
+"""
+
+from kvgg.evaluate.dense import DenseScorer
+from kvgg.evaluate.files import evaluate_files, load_classifier, predict_files, score_map_file
+from kvgg.evaluate.forward import Forward
+from kvgg.evaluate.metrics import per_class_accuracy, top_k_error
+from kvgg.evaluate.multicrop import MultiCropScorer, grid_crops
+from kvgg.evaluate.predict import draw_score_map, load_image, predict
+from kvgg.evaluate.report import METHODS, Report, evaluate
+from kvgg.evaluate.scales import JITTERED_SCALES, default_scales, parse_scales, preset_scales
+
+__all__ = [
+    "JITTERED_SCALES",
+    "METHODS",
+    "DenseScorer",
+    "Forward",
+    "MultiCropScorer",
+    "Report",
+    "default_scales",
+    "draw_score_map",
+    "evaluate",
+    "evaluate_files",
+    "grid_crops",
+    "load_classifier",
+    "load_image",
+    "per_class_accuracy",
+    "predict",
+    "predict_files",
+    "parse_scales",
+    "preset_scales",
+    "score_map_file",
+    "top_k_error",
+]

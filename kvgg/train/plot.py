@@ -1,0 +1,63 @@
+"""`plot_run`: loss, accuracy and learning-rate curves of a run, as one PNG."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from kvgg.train.run_dir import read_history
+
+
+def plot_run(run_dir, output=None) -> Path:
+    """Draw a run's history.csv: loss, top-1/top-5 accuracy (train and validation), lr.
+
+    Args:
+        run_dir: a run directory written by `kvgg fit`.
+        output: the PNG to write; default ``<run_dir>/curves.png``.
+
+    Returns:
+        The path of the PNG.
+
+    Example:
+        >>> plot_run("runs/quickstart")  # doctest: +SKIP
+        PosixPath('runs/quickstart/curves.png')
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = read_history(run_dir)
+    if not rows:
+        raise ValueError(f"{run_dir}/history.csv has no epochs yet; nothing to plot.")
+    epochs = [row["epoch"] for row in rows]
+    figure, (loss_axes, accuracy_axes, lr_axes) = plt.subplots(1, 3, figsize=(15, 4))
+    for key, label in (("loss", "train"), ("val_loss", "validation")):
+        _line(loss_axes, epochs, rows, key, label)
+    for key, label in (
+        ("top1", "train top-1"),
+        ("top5", "train top-5"),
+        ("val_top1", "validation top-1"),
+        ("val_top5", "validation top-5"),
+    ):
+        _line(accuracy_axes, epochs, rows, key, label, style="--" if "top5" in key else "-")
+    _line(lr_axes, epochs, rows, "lr", "learning rate")
+    lr_axes.set_yscale("log")
+    for axes, title in ((loss_axes, "loss"), (accuracy_axes, "accuracy"), (lr_axes, "lr")):
+        axes.set_title(title)
+        axes.set_xlabel("epoch")
+        axes.grid(alpha=0.3)
+        axes.legend()
+    figure.suptitle(str(Path(run_dir)))
+    figure.tight_layout()
+    output = Path(output) if output else Path(run_dir) / "curves.png"
+    partial = output.with_name(f".{output.stem}.partial.png")
+    figure.savefig(partial, dpi=100)
+    plt.close(figure)
+    partial.replace(output)
+    return output
+
+
+def _line(axes, epochs, rows, key, label, style="-"):
+    points = [(epoch, row[key]) for epoch, row in zip(epochs, rows, strict=True) if key in row]
+    if points:
+        axes.plot(*zip(*points, strict=True), style, marker="o", markersize=3, label=label)

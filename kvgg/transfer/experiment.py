@@ -1,0 +1,257 @@
+"""The transfer experiments of the paper's Appendix B, end to end: `run_transfer`.
+
+models -> descriptors of the train and test images -> one-vs-rest linear SVMs (C chosen on
+20% held out) -> VOC mean AP / Caltech mean class recall -> ``results.json``, a Table 11
+report and, for VOC, result files in the evaluation server's format.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from kvgg.data import voc_annotations
+from kvgg.data.sources import VOCSource, caltech, voc
+from kvgg.evaluate.files import load_classifier
+from kvgg.recipe import to_dict, to_yaml
+from kvgg.transfer.features import default_cache_dir, extract_features, fuse
+from kvgg.transfer.metrics import mean_class_recall, voc_mean_average_precision
+from kvgg.transfer.recipe import TransferRecipe, load_recipe
+from kvgg.transfer.report import write_report
+from kvgg.transfer.storage import write_text
+from kvgg.transfer.svm import fit_one_vs_rest
+
+
+def run_transfer(recipe, overrides=(), *, progress: bool = True) -> dict:
+    """Run a transfer recipe and write its results, report and submission files.
+
+    Writes into ``recipe.out_dir`` (default ``runs/transfer/<name>``): ``recipe.yaml``,
+    ``results.json`` (every number, per class and per split), ``report.md`` and
+    ``report.json`` (Table 11 layout, the paper's numbers beside), and for VOC
+    ``<row>/results/VOC<year>/Main/comp2_cls_<split>_<class>.txt`` per model row.
+
+    Args:
+        recipe: a `TransferRecipe`, or the path of its YAML file.
+        overrides: ``["features.scales=[256]", ...]`` applied when `recipe` is a path.
+        progress: show progress bars during feature extraction.
+
+    Returns:
+        The content of ``results.json``: ``{"name", "dataset", "out_dir", "rows": {label:
+        metrics}, "table": [entries for kvgg.transfer.table_11], "recipe"}``.
+
+    Example:
+        >>> results = run_transfer("recipes/transfer/voc2007.yaml")  # doctest: +SKIP
+        >>> results["rows"]["D"]["map_11point"]  # doctest: +SKIP
+    """
+    if not isinstance(recipe, TransferRecipe):
+        recipe = load_recipe(recipe, overrides)
+    out = Path(recipe.out_dir or Path("runs") / "transfer" / recipe.name)
+    write_text(out / "recipe.yaml", to_yaml(recipe))
+    if recipe.data.dataset.startswith("voc"):
+        rows, table = _run_voc(recipe, out, progress)
+    else:
+        rows, table = _run_caltech(recipe, progress)
+    results = {
+        "name": recipe.name,
+        "dataset": recipe.data.dataset,
+        "out_dir": str(out),
+        "rows": rows,
+        "table": table,
+        "recipe": to_dict(recipe),
+    }
+    write_text(out / "results.json", json.dumps(results, indent=1) + "\n")
+    write_report(table, out)
+    return results
+
+
+def _run_voc(recipe, out, progress):
+    data = recipe.data
+    year = int(data.dataset[3:])
+    splits = {"train": data.train, "test": data.test}
+    if data.check_train:
+        splits |= {"check_train": data.check_train, "check_test": data.check_test}
+    sources = {
+        role: voc(data.root, year, split) for role, split in splits.items() if role != "test"
+    }
+    sources["test"] = voc_split(data.root, year, data.test)
+    features = _features(recipe, sources, progress)
+    rows, table = {}, []
+    for label, feats in features.items():
+        row = {}
+        scores = _voc_scores(recipe, sources["train"], feats["train"], feats["test"], row)
+        folder = out / _slug(label)
+        row["submission"] = str(write_voc_results(folder, year, data.test, sources["test"], scores))
+        if sources["test"].labels.any():
+            row |= _voc_metrics(scores, sources["test"])
+        if data.check_train:
+            check = {}
+            check_scores = _voc_scores(
+                recipe, sources["check_train"], feats["check_train"], feats["check_test"], check
+            )
+            row["check"] = check | _voc_metrics(check_scores, sources["check_test"])
+            row["check"]["splits"] = f"trained on {data.check_train}, scored on {data.check_test}"
+        rows[label] = row
+        entry = _voc_table_entry(data, year, label, row)
+        if entry:
+            table.append(entry)
+    return rows, table
+
+
+def _voc_scores(recipe, source, train_features, test_features, row):
+    svms = _fit(recipe, train_features, source.labels, source.difficult)
+    row["c"], row["validation"] = svms.c, {str(c): v for c, v in svms.validation.items()}
+    return svms.decision_function(test_features)
+
+
+def _voc_metrics(scores, source):
+    metrics = {}
+    for method in ("11point", "area"):
+        mean, per_class = voc_mean_average_precision(
+            scores, source.labels, source.difficult, method=method
+        )
+        metrics[f"map_{method}"] = 100 * mean
+        metrics[f"ap_{method}"] = {  # None: no positive image of the class in this split
+            name: None if np.isnan(ap) else 100 * ap
+            for name, ap in zip(source.class_names, per_class.tolist(), strict=True)
+        }
+    return metrics
+
+
+def _voc_table_entry(data, year, label, row):
+    if "map_11point" in row:
+        method = "11point" if year == 2007 else "area"
+        name = "VOC2007 11-point AP" if method == "11point" else "VOC2010+ area AP"
+        metric = f"mAP on {data.test}, {name}"
+        return _entry(data.dataset, label, row[f"map_{method}"], None, metric)
+    if "check" in row:
+        metric = (
+            f"mAP on {data.check_test} (trained on {data.check_train}), VOC2010+ area AP; "
+            f"{data.test} results written for the evaluation server"
+        )
+        return _entry(data.dataset, label, row["check"]["map_area"], None, metric)
+    return None
+
+
+def _run_caltech(recipe, progress):
+    data = recipe.data
+    kind = int(data.dataset[len("caltech") :])
+    sources = {}
+    for seed in data.seeds:
+        for subset in ("train", "test"):
+            sources[f"{subset}{seed}"] = caltech(data.root, kind, subset, seed, data.split_dir)
+    features = _features(recipe, sources, progress)
+    rows, table = {}, []
+    for label, feats in features.items():
+        splits = []
+        for seed in data.seeds:
+            train, test = sources[f"train{seed}"], sources[f"test{seed}"]
+            targets = np.eye(train.num_classes)[train.labels]
+            svms = _fit(recipe, feats[f"train{seed}"], targets, None)
+            predictions = svms.predict(feats[f"test{seed}"])
+            recall = 100 * mean_class_recall(predictions, test.labels, test.num_classes)
+            splits.append(
+                {"seed": seed, "mean_class_recall": recall, "c": svms.c,
+                 "split_file": str(train.split_file), "train_images": len(train),
+                 "test_images": len(test)}
+            )  # fmt: skip
+        recalls = [split["mean_class_recall"] for split in splits]
+        # Sample standard deviation (N - 1), as MATLAB's std, over the splits.
+        std = float(np.std(recalls, ddof=1)) if len(recalls) > 1 else 0.0
+        rows[label] = {"mean_class_recall": float(np.mean(recalls)), "std": std, "splits": splits}
+        metric = f"mean class recall, mean +- std over {len(recalls)} splits"
+        table.append(_entry(data.dataset, label, float(np.mean(recalls)), std, metric))
+    return rows, table
+
+
+def _features(recipe, sources, progress) -> dict[str, dict[str, np.ndarray]]:
+    """Descriptors per row label (each model, then the fusion) and per source role."""
+    settings = recipe.features
+    rows = {}
+    for label, path in recipe.models.items():
+        model, _, _ = load_classifier(path)
+        rows[label] = {
+            role: extract_features(
+                model,
+                source,
+                scales=settings.scales,
+                combine=settings.combine,
+                flip=settings.flip,
+                batch_size=settings.batch_size,
+                cache_dir=settings.cache_dir or default_cache_dir(),
+                progress=progress,
+            )
+            for role, source in sources.items()
+        }
+    if recipe.fuse:
+        rows[" & ".join(recipe.fuse)] = {
+            role: fuse(*(rows[label][role] for label in recipe.fuse)) for role in sources
+        }
+    return rows
+
+
+def _fit(recipe, features, targets, ignore):
+    svm = recipe.svm
+    return fit_one_vs_rest(
+        features,
+        targets,
+        ignore=ignore,
+        c=svm.c,
+        c_values=svm.c_values,
+        holdout=svm.holdout,
+        seed=svm.seed,
+    )
+
+
+def voc_split(root, year: int, split: str):
+    """A VOC split as a `kvgg.data.sources.VOCSource`; a split whose annotations are all
+    withheld (the VOC-2012 test set) comes back with all-zero labels, for server results.
+
+    Example:
+        >>> test = voc_split("VOCdevkit", 2012, "test")  # doctest: +SKIP
+    """
+    year_dir = Path(root) if Path(root).name == f"VOC{year}" else Path(root) / f"VOC{year}"
+    ids = voc_annotations.read_split(year_dir, split)
+    if any((year_dir / "Annotations" / f"{image_id}.xml").is_file() for image_id in ids):
+        return voc(root, year, split)  # annotated (a few missing files are an error there)
+    paths = [year_dir / "JPEGImages" / f"{image_id}.jpg" for image_id in ids]
+    missing = [p for p in paths if not p.is_file()]
+    if missing:
+        raise FileNotFoundError(
+            f"{len(missing)} images of split '{split}' missing: '{missing[0]}'."
+        )
+    classes = voc_annotations.VOC_CLASSES
+    shape = (len(ids), len(classes))
+    return VOCSource(
+        f"voc:{year_dir}:{split}", classes, np.zeros(shape, np.float32), paths, ids,
+        np.zeros(shape, bool), [[] for _ in ids],
+    )  # fmt: skip
+
+
+def write_voc_results(folder, year: int, split: str, source, scores) -> Path:
+    """Write classification results in the VOC devkit / server format, one file per class.
+
+    ``<folder>/results/VOC<year>/Main/comp2_cls_<split>_<class>.txt`` with lines
+    ``<image id> <confidence>`` (comp2: trained on data outside VOC, here ImageNet).
+
+    Returns:
+        The ``Main`` folder holding the files.
+
+    Example:
+        >>> write_voc_results("runs/transfer/voc2012/D", 2012, "test", test, scores)
+        ... # doctest: +SKIP
+    """
+    main = Path(folder) / "results" / f"VOC{year}" / "Main"
+    for column, name in enumerate(source.class_names):
+        lines = [f"{i} {s:.6f}" for i, s in zip(source.image_ids, scores[:, column], strict=True)]
+        write_text(main / f"comp2_cls_{split}_{name}.txt", "\n".join(lines) + "\n")
+    return main
+
+
+def _entry(dataset, label, value, std, metric):
+    return {"dataset": dataset, "features": label, "value": value, "std": std, "metric": metric}
+
+
+def _slug(label: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_.+" else "_" for c in label.replace(" & ", "+"))

@@ -1,0 +1,139 @@
+"""Transfer recipes (paper Appendix B) as typed dataclasses, loaded with `kvgg.recipe.load`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+from kvgg.recipe import ExistingPath, Invalid
+from kvgg.transfer.features import VOC_SCALES
+from kvgg.transfer.svm import DEFAULT_C_VALUES
+
+Dataset = Literal["voc2007", "voc2012", "caltech101", "caltech256"]
+
+
+@dataclass
+class DataSection:
+    """Which benchmark, where it is, and which splits.
+
+    Attributes:
+        dataset: ``voc2007``, ``voc2012``, ``caltech101`` or ``caltech256``.
+        root: the ``VOCdevkit`` folder, or the folder holding ``101_ObjectCategories`` /
+            ``256_ObjectCategories``.
+        train: VOC split the SVMs are trained on.
+        test: VOC split they are applied to: scored when it has annotations, and written in
+            the evaluation server's format in any case.
+        check_train: VOC split for an extra local check, trained on it and scored on
+            ``check_test`` (VOC-2012, whose test set only the server scores); null for none.
+        check_test: VOC split scored by the local check.
+        seeds: Caltech: one random train/test split per seed (the paper: 3).
+        split_dir: Caltech: where the split files are saved (default: beside the data).
+    """
+
+    dataset: Dataset
+    root: ExistingPath
+    train: str = "trainval"
+    test: str = "test"
+    check_train: str | None = None
+    check_test: str = "val"
+    seeds: list[int] = field(default_factory=lambda: [0, 1, 2])
+    split_dir: str | None = None
+
+    def __post_init__(self):
+        if not self.seeds:
+            raise Invalid("seeds", "needs at least one seed")
+
+
+@dataclass
+class FeatureSection:
+    """How descriptors are computed (see `kvgg.transfer.extract_features`).
+
+    Attributes:
+        scales: smallest-side sizes Q (VOC: 256..768 averaged; Caltech: 256..512 stacked).
+        combine: ``average`` or ``stack`` the per-scale descriptors.
+        flip: average each descriptor with the mirrored image's.
+        batch_size: images per forward pass.
+        cache_dir: the resumable on-disk feature cache; null for
+            ``$XDG_CACHE_HOME/kvgg/features`` (``~/.cache/kvgg/features``).
+    """
+
+    scales: list[int] = field(default_factory=lambda: list(VOC_SCALES))
+    combine: Literal["average", "stack"] = "average"
+    flip: bool = True
+    batch_size: int = 4
+    cache_dir: str | None = None
+
+    def __post_init__(self):
+        if not self.scales or min(self.scales) < 1:
+            raise Invalid("scales", "must be a non-empty list of positive sizes")
+        if self.batch_size < 1:
+            raise Invalid("batch_size", "must be positive")
+
+
+@dataclass
+class SVMSection:
+    """One-vs-rest linear SVMs (see `kvgg.transfer.fit_one_vs_rest`).
+
+    Attributes:
+        c_values: candidates for the constant C, chosen on the held-out part.
+        c: a fixed C instead (skips the selection).
+        holdout: fraction of the training images held out to choose C (the paper: 20%).
+        seed: seed of the held-out split.
+    """
+
+    c_values: list[float] = field(default_factory=lambda: list(DEFAULT_C_VALUES))
+    c: float | None = None
+    holdout: float = 0.2
+    seed: int = 0
+
+    def __post_init__(self):
+        if not 0 < self.holdout < 1:
+            raise Invalid("holdout", "must be between 0 and 1")
+        if min(self.c_values, default=0) <= 0 or (self.c is not None and self.c <= 0):
+            raise Invalid("c_values", "C must be positive")
+
+
+@dataclass
+class TransferRecipe:
+    """A transfer experiment: models -> features -> linear SVMs -> Table 11 numbers.
+
+    Attributes:
+        name: the experiment's name (also the default output folder's).
+        data: the benchmark (`DataSection`).
+        models: row label -> ``.keras`` classifier, e.g. ``{D: vgg16.keras, E: vgg19.keras}``.
+        fuse: labels of `models` whose descriptors are stacked into one more row
+            (the paper's "D & E"); empty for none.
+        features: descriptor settings (`FeatureSection`).
+        svm: classifier settings (`SVMSection`).
+        out_dir: where results, reports and submission files go.
+    """
+
+    name: str
+    data: DataSection
+    models: dict[str, ExistingPath]
+    fuse: list[str] = field(default_factory=list)
+    features: FeatureSection = field(default_factory=FeatureSection)
+    svm: SVMSection = field(default_factory=SVMSection)
+    out_dir: str | None = None
+
+    def __post_init__(self):
+        if not self.models:
+            raise Invalid("models", "needs at least one model file")
+        unknown = [label for label in self.fuse if label not in self.models]
+        if unknown:
+            raise Invalid("fuse", f"names {unknown}, which are not keys of models")
+        if len(self.fuse) == 1:
+            raise Invalid("fuse", "needs two or more models to stack")
+
+
+def load_recipe(path, overrides=()) -> TransferRecipe:
+    """Read a transfer recipe YAML file (``recipes/transfer/*.yaml``), with ``key=value``
+    overrides.
+
+    Example:
+        >>> recipe = load_recipe("recipes/transfer/voc2007.yaml",  # doctest: +SKIP
+        ...                      ["models.D=runs/vgg16/model.keras"])
+    """
+    from kvgg.recipe import load
+
+    return load(path, TransferRecipe, overrides)

@@ -17,8 +17,11 @@ class _Group(click.Group):
     """Turns bad input (ValueError, missing files) into a one-line error and exit code 2."""
 
     def invoke(self, ctx):
+        from kvgg.data.bad_files import strict_errors
+
         try:
-            return super().invoke(ctx)
+            with strict_errors():
+                return super().invoke(ctx)
         except (ValueError, FileNotFoundError, NotADirectoryError) as error:
             click.echo(f"Error: {error}", err=True)
             sys.exit(2)
@@ -199,7 +202,6 @@ def plot(run_dir, output):
     from kvgg.train import plot_run
 
     click.echo(f"Wrote {plot_run(run_dir, output)}")
-
 
 
 # ----------------------------------------------------------------- evaluation: surgery, evaluate

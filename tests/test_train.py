@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import csv
+import importlib.util
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -44,6 +46,11 @@ def tiny_fit(run_dir, *extra, lines=None):
     return fit(QUICKSTART, overrides=[*TINY, *extra], run_dir=run_dir, echo=echo)
 
 
+def copy_of(run_dir, tmp_path):
+    """A copy of a finished run, for tests that go on training it or must not change it."""
+    return Path(shutil.copytree(run_dir, tmp_path / "run"))
+
+
 def history_rows(run_dir):
     with open(Path(run_dir) / "history.csv", newline="") as f:
         return list(csv.DictReader(f))
@@ -75,9 +82,22 @@ def test_fit_writes_a_complete_run_directory(finished_run):
     assert "epochs" in (run_dir / "recipe.yaml").read_text()
 
 
-def test_fit_writes_tensorboard_logs(finished_run):
-    run_dir, _, _ = finished_run
-    assert list((run_dir / "tensorboard").rglob("events.out.tfevents.*"))
+def test_fit_writes_tensorboard_logs_when_tensorboard_is_installed(finished_run):
+    run_dir, _, lines = finished_run
+    events = list(run_dir.rglob("events.out.tfevents.*"))
+    if importlib.util.find_spec("tensorboard") is None:
+        assert any("TensorBoard logs skipped" in line for line in lines) and not events
+    else:
+        assert events and events[0].is_relative_to(run_dir / "tensorboard")
+
+
+def test_fit_without_tensorboard_says_so_and_trains(tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "tensorboard", None)  # `import tensorboard` fails
+    lines = []
+    result = tiny_fit(tmp_path, "schedule.epochs=1", "run.steps_per_epoch=1", lines=lines)
+    assert "TensorBoard logs skipped: `pip install tensorboard`" in "\n".join(lines)
+    assert result.epochs == 1 and not (tmp_path / "tensorboard").exists()
+    assert (tmp_path / "model.keras").is_file()
 
 
 @pytest.mark.backend
@@ -92,33 +112,35 @@ def test_rerunning_a_finished_run_trains_nothing(finished_run):
 
 
 @pytest.mark.backend
-def test_resume_continues_from_the_last_epoch_with_optimizer_state(tmp_path):
-    tiny_fit(tmp_path, "schedule.epochs=1")
+def test_resume_continues_from_the_last_epoch_with_optimizer_state(finished_run, tmp_path):
+    run_dir = copy_of(finished_run[0], tmp_path)
     lines = []
-    result = tiny_fit(tmp_path, "schedule.epochs=3", lines=lines)
-    assert "from epoch 2" in lines[0]
-    assert [int(row["epoch"]) for row in history_rows(tmp_path)] == [1, 2, 3]
+    result = tiny_fit(run_dir, "schedule.epochs=3", lines=lines)
+    assert "from epoch 3" in lines[0]
+    assert [int(row["epoch"]) for row in history_rows(run_dir)] == [1, 2, 3]
     assert result.epochs == 3
-    resumed = keras.saving.load_model(tmp_path / "last.keras", compile=True)
+    resumed = keras.saving.load_model(run_dir / "last.keras", compile=True)
     assert int(resumed.optimizer.iterations) == 3 * 3  # steps of all three epochs
 
 
-def test_resume_refuses_a_different_model(tmp_path):
-    tiny_fit(tmp_path, "schedule.epochs=1")
+def test_resume_refuses_a_different_model(finished_run, tmp_path):
+    run_dir = copy_of(finished_run[0], tmp_path)
+    before = {path.name: path.read_bytes() for path in run_dir.iterdir() if path.is_file()}
     with pytest.raises(ValueError, match=r"different model settings \(model.config\)"):
-        tiny_fit(tmp_path, "schedule.epochs=2", "model.config=B")
+        tiny_fit(run_dir, "schedule.epochs=3", "model.config=B")
+    assert {path.name: path.read_bytes() for path in run_dir.iterdir() if path.is_file()} == before
 
 
-def test_nan_loss_stops_with_a_clear_message_and_keeps_the_last_good_epoch(tmp_path):
-    tiny_fit(tmp_path, "schedule.epochs=1")
-    good = (tmp_path / "last.keras").read_bytes()
-    with pytest.raises(TrainingDiverged, match=r"NaN or infinite at epoch 2, batch \d+") as error:
-        tiny_fit(tmp_path, "schedule.epochs=3", "optimizer.lr=1e12")
-    assert "epoch 1 in" in str(error.value) and "is intact" in str(error.value)
-    assert (tmp_path / "last.keras").read_bytes() == good
-    assert read_info(tmp_path / "last.keras")["train_state"]["epoch"] == 1
-    assert len(history_rows(tmp_path)) == 1
-    load_model(tmp_path / "last.keras")
+def test_nan_loss_stops_with_a_clear_message_and_keeps_the_last_good_epoch(finished_run, tmp_path):
+    run_dir = copy_of(finished_run[0], tmp_path)
+    good = (run_dir / "last.keras").read_bytes()
+    with pytest.raises(TrainingDiverged, match=r"NaN or infinite at epoch 3, batch \d+") as error:
+        tiny_fit(run_dir, "schedule.epochs=4", "optimizer.lr=1e12")
+    assert "epoch 2 in" in str(error.value) and "is intact" in str(error.value)
+    assert (run_dir / "last.keras").read_bytes() == good
+    assert read_info(run_dir / "last.keras")["train_state"]["epoch"] == 2
+    assert len(history_rows(run_dir)) == 2
+    load_model(run_dir / "last.keras")
 
 
 def test_sigkill_mid_run_then_rerun_finishes_with_every_epoch(tmp_path):
@@ -231,6 +253,8 @@ def test_fit_with_warm_start_reports_the_copied_layers(tmp_path, finished_run):
     tiny_fit(
         tmp_path,
         "schedule.epochs=1",
+        "run.steps_per_epoch=1",
+        "run.val_steps=1",
         "model.config=B",
         f"model.warm_start={run_dir}",
         lines=lines,

@@ -6,7 +6,7 @@ Example:
     ... # doctest: +SKIP
 """
 
-from kvgg.transfer.experiment import run_transfer, voc_split, write_voc_results
+from kvgg.transfer.experiment import run_transfer, write_voc_results
 from kvgg.transfer.features import (
     CALTECH_SCALES,
     VOC_SCALES,
@@ -52,7 +52,6 @@ __all__ = [
     "table_11",
     "voc_average_precision",
     "voc_mean_average_precision",
-    "voc_split",
     "write_report",
     "write_voc_results",
 ]

@@ -12,8 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from kvgg.data import voc_annotations
-from kvgg.data.sources import VOCSource, caltech, voc
+from kvgg.data.sources import caltech, voc
 from kvgg.evaluate.files import load_classifier
 from kvgg.recipe import to_dict, to_yaml
 from kvgg.transfer.features import default_cache_dir, extract_features, fuse
@@ -72,10 +71,7 @@ def _run_voc(recipe, out, progress):
     splits = {"train": data.train, "test": data.test}
     if data.check_train:
         splits |= {"check_train": data.check_train, "check_test": data.check_test}
-    sources = {
-        role: voc(data.root, year, split) for role, split in splits.items() if role != "test"
-    }
-    sources["test"] = voc_split(data.root, year, data.test)
+    sources = {role: voc(data.root, year, split) for role, split in splits.items()}
     features = _features(recipe, sources, progress)
     rows, table = {}, []
     for label, feats in features.items():
@@ -83,7 +79,7 @@ def _run_voc(recipe, out, progress):
         scores = _voc_scores(recipe, sources["train"], feats["train"], feats["test"], row)
         folder = out / _slug(label)
         row["submission"] = str(write_voc_results(folder, year, data.test, sources["test"], scores))
-        if sources["test"].labels.any():
+        if sources["test"].annotated:
             row |= _voc_metrics(scores, sources["test"])
         if data.check_train:
             check = {}
@@ -202,31 +198,6 @@ def _fit(recipe, features, targets, ignore):
         holdout=svm.holdout,
         seed=svm.seed,
     )
-
-
-def voc_split(root, year: int, split: str):
-    """A VOC split as a `kvgg.data.sources.VOCSource`; a split whose annotations are all
-    withheld (the VOC-2012 test set) comes back with all-zero labels, for server results.
-
-    Example:
-        >>> test = voc_split("VOCdevkit", 2012, "test")  # doctest: +SKIP
-    """
-    year_dir = Path(root) if Path(root).name == f"VOC{year}" else Path(root) / f"VOC{year}"
-    ids = voc_annotations.read_split(year_dir, split)
-    if any((year_dir / "Annotations" / f"{image_id}.xml").is_file() for image_id in ids):
-        return voc(root, year, split)  # annotated (a few missing files are an error there)
-    paths = [year_dir / "JPEGImages" / f"{image_id}.jpg" for image_id in ids]
-    missing = [p for p in paths if not p.is_file()]
-    if missing:
-        raise FileNotFoundError(
-            f"{len(missing)} images of split '{split}' missing: '{missing[0]}'."
-        )
-    classes = voc_annotations.VOC_CLASSES
-    shape = (len(ids), len(classes))
-    return VOCSource(
-        f"voc:{year_dir}:{split}", classes, np.zeros(shape, np.float32), paths, ids,
-        np.zeros(shape, bool), [[] for _ in ids],
-    )  # fmt: skip
 
 
 def write_voc_results(folder, year: int, split: str, source, scores) -> Path:

@@ -102,6 +102,7 @@ def assert_two_replicas_learn(result):
     assert len(losses) == 3 and losses[-1] < losses[0], losses
 
 
+@pytest.mark.slow  # two processes or replicas: 30-60 s on a shared 2-core CPU
 def test_mirrored_strategy_on_two_logical_cpus(tmp_path):
     result = result_of(start(TWO_LOGICAL_CPUS, tmp_path, "mirrored"))
     assert_two_replicas_learn(result)
@@ -109,6 +110,7 @@ def test_mirrored_strategy_on_two_logical_cpus(tmp_path):
     assert env["replicas"] == 2 and "MirroredStrategy over 2 devices" in env["distribution"]
 
 
+@pytest.mark.slow  # two processes or replicas: 30-60 s on a shared 2-core CPU
 def test_jax_data_parallel_on_two_host_devices(tmp_path):
     process = start(
         "",
@@ -127,6 +129,7 @@ def free_port():
         return s.getsockname()[1]
 
 
+@pytest.mark.slow  # two processes or replicas: 30-60 s on a shared 2-core CPU
 def test_multi_worker_mirrored_strategy_with_two_local_processes(tmp_path):
     workers = [f"127.0.0.1:{free_port()}", f"127.0.0.1:{free_port()}"]
     processes = [

@@ -143,6 +143,7 @@ def test_nan_loss_stops_with_a_clear_message_and_keeps_the_last_good_epoch(finis
     load_model(run_dir / "last.keras")
 
 
+@pytest.mark.slow  # two real `kvgg fit` processes
 def test_sigkill_mid_run_then_rerun_finishes_with_every_epoch(tmp_path):
     run_dir = tmp_path / "run"
     command = [

@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import json
 import os
+import tempfile
 import zipfile
+from collections.abc import Callable
 from functools import cache
 from importlib import resources
 from pathlib import Path
 
 import keras
+import numpy as np
 
 INFO_MEMBER = "kvgg.json"
 
@@ -41,22 +44,73 @@ def save_model(model: keras.Model, path, *, class_names=None, info: dict | None 
     path = Path(path)
     if path.suffix != ".keras":
         raise ValueError(f"Model files must end in .keras. Received: path={str(path)!r}")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(f".{path.stem}.partial-{os.getpid()}.keras")
-    try:
+    metadata = dict(info or {})
+    if class_names is not None:
+        metadata["class_names"] = [str(name) for name in class_names]
+    metadata["kvgg_version"] = _version()
+
+    def write(partial: Path):
         model.save(partial)
-        metadata = dict(info or {})
-        if class_names is not None:
-            metadata["class_names"] = [str(name) for name in class_names]
-        metadata["kvgg_version"] = _version()
         with zipfile.ZipFile(partial, "a") as archive:
             archive.writestr(INFO_MEMBER, json.dumps(metadata, indent=1))
+
+    return write_atomic(path, write)
+
+
+def write_atomic(path, write: Callable[[Path], None]) -> Path:
+    """Call ``write(partial_path)``, then move the result to ``path`` in one rename.
+
+    The partial file sits beside ``path`` and ends in the same suffix (Keras needs
+    ``.keras``). A crash or an exception part-way leaves whatever was at ``path`` as it was.
+
+    Args:
+        path: the destination; its folder is created if needed.
+        write: writes the whole file at the path it is given.
+
+    Returns:
+        The destination path.
+
+    Example:
+        >>> write_atomic("out/notes.txt", lambda p: p.write_text("hello"))  # doctest: +SKIP
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, partial = tempfile.mkstemp(
+        dir=path.parent, prefix=f".{path.name}.", suffix=f".partial{path.suffix}"
+    )
+    os.close(handle)
+    partial = Path(partial)
+    try:
+        write(partial)
         with open(partial, "rb") as f:
             os.fsync(f.fileno())
         os.replace(partial, path)
     finally:
         partial.unlink(missing_ok=True)
     return path
+
+
+def write_text(path, text: str) -> Path:
+    """Write a text file atomically (see `write_atomic`).
+
+    Example:
+        >>> write_text("runs/x/notes.txt", "hello")  # doctest: +SKIP
+    """
+    return write_atomic(path, lambda partial: partial.write_text(text))
+
+
+def write_npz(path, **arrays) -> Path:
+    """Write an uncompressed NumPy ``.npz`` archive atomically (see `write_atomic`).
+
+    Example:
+        >>> write_npz("features.npz", features=np.zeros((2, 4)))  # doctest: +SKIP
+    """
+
+    def write(partial: Path):
+        with open(partial, "wb") as f:
+            np.savez(f, **arrays)
+
+    return write_atomic(path, write)
 
 
 def load_model(path, *, compile: bool = False) -> keras.Model:

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import numpy as np
+
+from kvgg.io import write_text
 
 # Per kind: (category folder, number of classes, training images per class, test cap).
 LAYOUTS = {101: ("101_ObjectCategories", 102, 30, 50), 256: ("256_ObjectCategories", 257, 60, None)}
@@ -58,10 +59,7 @@ def load_or_create(path: Path, files: dict[str, list[str]], kind: int, seed: int
                     )
         return split
     split = draw(files, kind, seed)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(f".{path.name}.partial-{os.getpid()}")
-    partial.write_text(json.dumps(split, indent=1))
-    os.replace(partial, path)
+    write_text(path, json.dumps(split, indent=1))
     return split
 
 

@@ -11,11 +11,12 @@ interchangeable.
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
+from kvgg.io import write_text
 
 __all__ = ["IMAGENET_STATS", "ColorStats", "compute_stats"]
 
@@ -48,18 +49,13 @@ class ColorStats:
         Example:
             >>> IMAGENET_STATS.save("stats.json")  # doctest: +SKIP
         """
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
         data = {
             "mean": [float(v) for v in self.mean],
             "eigenvalues": [float(v) for v in self.eigenvalues],
             "eigenvectors": [[float(v) for v in row] for row in self.eigenvectors],
             "scale": "pixels in [0, 255]; eigenvalues = eig(cov) / 255 (AlexNet convention)",
         }
-        partial = path.with_name(f".{path.name}.partial-{os.getpid()}")
-        partial.write_text(json.dumps(data, indent=1))
-        os.replace(partial, path)
-        return path
+        return write_text(path, json.dumps(data, indent=1))
 
     @classmethod
     def load(cls, path) -> ColorStats:

@@ -15,6 +15,8 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
+from kvgg.io import write_text
+
 CLASSES_FILE = "classes.txt"
 
 _FEATURES = {
@@ -105,10 +107,7 @@ def write_tfrecords(source, out_dir, *, shards: int = 8, prefix: str = "train", 
                 os.replace(partial, shard)
             finally:
                 Path(partial).unlink(missing_ok=True)
-    classes = out_dir / CLASSES_FILE
-    partial = classes.with_name(f".{classes.name}.partial-{os.getpid()}")
-    partial.write_text("".join(f"{name}\n" for name in source.class_names))
-    os.replace(partial, classes)
+    write_text(out_dir / CLASSES_FILE, "".join(f"{name}\n" for name in source.class_names))
     return outputs, skipped
 
 

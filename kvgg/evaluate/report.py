@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
@@ -16,6 +15,7 @@ from kvgg.evaluate.dense import DenseScorer
 from kvgg.evaluate.metrics import per_class_accuracy, top_k_error
 from kvgg.evaluate.multicrop import MultiCropScorer
 from kvgg.evaluate.scales import JITTERED_SCALES
+from kvgg.io import write_text
 
 METHODS = ("dense", "multicrop", "both")
 
@@ -59,15 +59,7 @@ class Report:
 
     def save_json(self, path) -> Path:
         """Write `to_dict` as JSON atomically (a crash never leaves half a file)."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        partial = path.with_name(f".{path.name}.partial-{os.getpid()}")
-        try:
-            partial.write_text(json.dumps(self.to_dict(), indent=1) + "\n")
-            os.replace(partial, path)
-        finally:
-            partial.unlink(missing_ok=True)
-        return path
+        return write_text(path, json.dumps(self.to_dict(), indent=1) + "\n")
 
     def table(self, worst: int = 10) -> str:
         """A readable summary: the errors, then the ``worst`` classes by accuracy."""

@@ -19,7 +19,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
 import platform
 import sys
 import time
@@ -42,25 +41,6 @@ HISTORY_COLUMNS = (
     "seconds",
 )
 _COMPARED_SECTIONS = ("model", "data")
-
-
-def write_text_atomic(path, text: str) -> Path:
-    """Write `text` to `path` through a temporary file and one rename.
-
-    Example:
-        >>> write_text_atomic("runs/x/notes.txt", "hello")  # doctest: +SKIP
-    """
-    path = Path(path)
-    partial = path.with_name(f".{path.name}.partial-{os.getpid()}")
-    try:
-        with open(partial, "w") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(partial, path)
-    finally:
-        partial.unlink(missing_ok=True)
-    return path
 
 
 class RunDirectory:
@@ -119,8 +99,8 @@ class RunDirectory:
         """Create the directory and write the resolved recipe and the environment info."""
         self.path.mkdir(parents=True, exist_ok=True)
         header = f"# resolved recipe of {self.path}, written {time.strftime('%Y-%m-%d %H:%M:%S')}\n"
-        write_text_atomic(self.recipe, header + to_yaml(recipe))
-        write_text_atomic(self.env, json.dumps(environment, indent=1) + "\n")
+        kvgg_io.write_text(self.recipe, header + to_yaml(recipe))
+        kvgg_io.write_text(self.env, json.dumps(environment, indent=1) + "\n")
 
     def write_history(self, rows: list[dict]) -> None:
         """Rewrite history.csv from all epoch rows so far."""
@@ -128,7 +108,7 @@ class RunDirectory:
         writer = csv.DictWriter(buffer, HISTORY_COLUMNS, extrasaction="ignore")
         writer.writeheader()
         writer.writerows(rows)
-        write_text_atomic(self.history, buffer.getvalue())
+        kvgg_io.write_text(self.history, buffer.getvalue())
 
     def save(self, model, path, *, class_names, info: dict) -> None:
         """Save `model` atomically with kvgg metadata (class names, training state)."""

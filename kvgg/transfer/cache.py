@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from kvgg.transfer.storage import write_npz
+from kvgg.io import write_npz
 
 
 class FeatureStore:

@@ -14,12 +14,12 @@ import numpy as np
 
 from kvgg.data.sources import caltech, voc
 from kvgg.evaluate.files import load_classifier
+from kvgg.io import write_text
 from kvgg.recipe import to_dict, to_yaml
 from kvgg.transfer.features import default_cache_dir, extract_features, fuse
 from kvgg.transfer.metrics import mean_class_recall, voc_mean_average_precision
 from kvgg.transfer.recipe import TransferRecipe, load_recipe
 from kvgg.transfer.report import write_report
-from kvgg.transfer.storage import write_text
 from kvgg.transfer.svm import fit_one_vs_rest
 
 

@@ -20,8 +20,8 @@ from pathlib import Path
 import keras
 import numpy as np
 
+from kvgg.io import write_npz, write_text
 from kvgg.transfer.cache import FeatureStore
-from kvgg.transfer.storage import write_npz, write_text
 
 COMBINE_METHODS = ("average", "stack")
 VOC_SCALES = (256, 384, 512, 640, 768)

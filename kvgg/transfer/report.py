@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from kvgg.transfer.storage import write_text
+from kvgg.io import write_text
 
 DATASETS = {
     "voc2007": "VOC-2007",

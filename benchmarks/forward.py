@@ -47,13 +47,18 @@ def main():
         images_per_second(peer, images, peer_preprocess)
 
     ours_runs, peer_runs = [], []
-    for _ in range(args.rounds):
-        ours_runs.append(images_per_second(ours, images))
-        peer_runs.append(images_per_second(peer, images, peer_preprocess))
+    for round_index in range(args.rounds):
+        # ABBA order: neither model always runs first (caches, clocks, allocator state).
+        order = [0, 1] if round_index % 2 == 0 else [1, 0]
+        for which in order:
+            if which == 0:
+                ours_runs.append(images_per_second(ours, images))
+            else:
+                peer_runs.append(images_per_second(peer, images, peer_preprocess))
     ours_ips, peer_ips = statistics.median(ours_runs), statistics.median(peer_runs)
     print(
         f"backend: {keras.backend.backend()}, batch {args.batch}, {args.size}x{args.size}, "
-        f"{args.rounds} interleaved rounds (medians)"
+        f"{args.rounds} interleaved rounds in ABBA order (medians)"
     )
     print(f"kvgg.build('D')                   {ours_ips:8.2f} images/s")
     print(f"keras.applications.VGG16          {peer_ips:8.2f} images/s")

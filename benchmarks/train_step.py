@@ -64,12 +64,14 @@ def images_per_second(model, images, labels, steps, preprocess=None):
 
 
 def race(contenders, images, labels, rounds, steps):
-    """Median images/s of each (name, model, preprocess), measured in interleaved rounds."""
+    """Median images/s of each (name, model, preprocess), in interleaved ABBA rounds."""
     for _, model, preprocess in contenders:  # warm-up: trace and compile each train step
         images_per_second(model, images, labels, 1, preprocess)
     runs = {name: [] for name, _, _ in contenders}
-    for _ in range(rounds):
-        for name, model, preprocess in contenders:
+    for round_index in range(rounds):
+        # Alternate the order (ABBA) so that no contender always runs first.
+        order = contenders if round_index % 2 == 0 else contenders[::-1]
+        for name, model, preprocess in order:
             runs[name].append(images_per_second(model, images, labels, steps, preprocess))
     return {name: statistics.median(values) for name, values in runs.items()}
 

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import keras
 import numpy as np
+from tqdm.auto import tqdm
 
 from kvgg.evaluate.dense import DenseScorer
 from kvgg.evaluate.metrics import per_class_accuracy, top_k_error
@@ -152,15 +153,16 @@ def evaluate(
         lambda image, label: (tuple(rescale(image, q) for q in scales), label),
         num_parallel_calls=tf.data.AUTOTUNE,
     )
-    bar = keras.utils.Progbar(len(source), unit_name="image") if progress else None
+    # tqdm writes to stderr, so `kvgg evaluate > report.txt` keeps only the report.
+    bar = tqdm(total=len(source), unit="image", desc="evaluate", disable=not progress)
     posteriors, labels = [], []
     start = time.perf_counter()
     for images, label in views.prefetch(tf.data.AUTOTUNE).as_numpy_iterator():
         by_scale = dict(zip(scales, images, strict=True))
         posteriors.append(np.mean([scorer(by_scale) for scorer in scorers], axis=0))
         labels.append(label_map[int(label)])
-        if bar:
-            bar.add(1)
+        bar.update()
+    bar.close()
     seconds = time.perf_counter() - start
     if not labels:
         raise ValueError(f"No readable image in {source!r}; nothing to evaluate.")

@@ -217,7 +217,11 @@ def extract_features_file(
         data: a source spec for `kvgg.data.open_source` (``voc:PATH?year=2007&split=test``,
             ``caltech:PATH?kind=101&seed=0``, an image folder, ...).
         out: the ``.npz`` to write (see `save_features` for its content).
-        scales, combine, flip, batch_size, progress: as in `extract_features`.
+        scales: as in `extract_features`.
+        combine: as in `extract_features`.
+        flip: as in `extract_features`.
+        batch_size: as in `extract_features`.
+        progress: as in `extract_features`.
         cache_dir: the resumable feature cache (default `default_cache_dir`).
 
     Example:

@@ -1,4 +1,5 @@
 import logging
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -36,6 +37,24 @@ def test_eval_and_image_datasets_count_decoder_failures_too(dirty):
     assert len(images) == len(source) - len(UNDECODABLE)
     assert source.bad_files.count == len(UNDECODABLE)
     assert str(files["corrupt_png"]) in source.bad_files.paths
+
+
+def test_files_gone_since_listing_are_skipped_and_named(tmp_path):
+    source = data.image_folder(make_image_folder(tmp_path, classes=("a", "b"), per_class=3))
+    gone = source.paths[1]
+    Path(gone).unlink()  # read inside the decoding map: a failure like any other
+    labels = [y for _, y in data.train_dataset(source, batch_size=2, scale=32, crop=32, seed=0)]
+    assert sum(len(y) for y in labels) == 5 and source.bad_files.paths == [gone]
+
+
+def test_an_all_bad_last_batch_is_dropped_not_yielded_empty(tmp_path):
+    root = make_image_folder(tmp_path / "images", classes=("a",), per_class=2)
+    wild = make_bad_files(tmp_path / "wild")
+    for kind in ("empty", "corrupt_jpeg"):  # sorted after the good ones: the last batch
+        wild[kind].rename(root / "a" / f"zz_{wild[kind].name}")
+    source = data.image_folder(root)
+    batches = [x.shape[0] for x, _ in data.eval_dataset(source, batch_size=2, scale=32, crop=32)]
+    assert batches == [2] and source.bad_files.count == 2
 
 
 def test_every_decodable_oddity_becomes_rgb(dirty):

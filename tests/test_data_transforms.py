@@ -124,22 +124,31 @@ def test_draw_scale_covers_the_jitter_range():
     assert int(transforms.draw_scale(384, [0, 0])) == 384
 
 
+def _neighbour_difference(image):
+    """Mean change between horizontally adjacent pixels: what a one-pixel shift costs."""
+    image = np.asarray(image, np.float32)
+    return np.abs(image[:, 1:] - image[:, :-1]).mean()
+
+
 @pytest.mark.parametrize("scale", [384, 512, (256, 512), 256])
 def test_fused_decode_crop_matches_the_naive_path(scale):
     encoded = _jpeg(_photo(375, 500))
     decoded = transforms.decode_rgb(encoded)
     for i in range(4):
         seed = tf.constant([i, 11])
-        fast = transforms.decode_random_crop(encoded, scale, 224, seed).numpy()
-        naive = transforms.rescale_random_crop(decoded, scale, 224, seed).numpy()
+        fast = transforms.decode_random_crop(encoded, scale, 224, seed, flip=True).numpy()
+        naive = transforms.rescale_random_crop(decoded, scale, 224, seed, flip=True).numpy()
         assert fast.shape == (224, 224, 3)
-        # Same window up to a sub-pixel shift; antialiasing in the naive path when shrinking.
-        assert np.abs(fast - naive).mean() < 3.0
-        correlation = np.corrcoef(fast.ravel(), naive.ravel())[0, 1]
-        assert correlation > 0.98
+        # The same window and flip up to half a source pixel (and antialiasing in the naive
+        # path when it shrinks): closer than a one-pixel shift of the reference.
+        largest = max([scale] if isinstance(scale, int) else scale)
+        half_source_pixel = 0.5 * max(1.0, largest / 375)  # in output pixels
+        assert np.abs(fast - naive).mean() < (half_source_pixel + 0.2) * _neighbour_difference(
+            naive
+        )
 
 
-def test_fused_decode_crop_samples_within_half_an_output_pixel_of_the_naive_path():
+def test_fused_decode_crop_samples_within_half_a_source_pixel_of_the_naive_path():
     # Red = source column, green = source row: after a bilinear resize each output pixel
     # holds the source coordinates it was sampled at, so the two paths' geometry compare.
     rows, cols = np.mgrid[0:200, 0:250]
@@ -147,14 +156,15 @@ def test_fused_decode_crop_samples_within_half_an_output_pixel_of_the_naive_path
     png = io.BytesIO()
     Image.fromarray(ramp).save(png, format="PNG")
     encoded = tf.constant(png.getvalue())
+    mirrored = 0
     for i in range(20):
         seed = tf.constant([i, 3])
-        scale = int(transforms.draw_scale((224, 512), transforms._split(seed, 2)[0]))
-        fast = transforms.decode_random_crop(encoded, (224, 512), 224, seed).numpy()
-        naive = transforms.rescale_random_crop(ramp, (224, 512), 224, seed).numpy()
-        step = 200 / scale  # source pixels per output pixel
+        fast = transforms.decode_random_crop(encoded, (224, 512), 224, seed, flip=True).numpy()
+        naive = transforms.rescale_random_crop(ramp, (224, 512), 224, seed, flip=True).numpy()
         inner = (slice(1, -1), slice(1, -1))  # the naive resize renormalises at the border
-        assert np.abs(fast - naive)[inner][..., :2].max() < 0.5 * step
+        assert np.abs(fast - naive)[inner][..., :2].max() < 0.5 + 1e-3
+        mirrored += bool(fast[0, 0, 0] > fast[0, -1, 0])  # columns run right to left
+    assert 4 <= mirrored <= 16
 
 
 def test_fused_decode_crop_uses_dct_downscaling_on_large_images():
@@ -176,5 +186,8 @@ def test_fused_decode_crop_in_tf_data_equals_eager_and_handles_png_and_tiny():
             lambda e, s: transforms.decode_random_crop(e, (64, 96), 48, s), encoded, seed
         )
         np.testing.assert_allclose(graph, eager, atol=1e-4)
-        naive = transforms.rescale_random_crop(transforms.decode_rgb(encoded), (64, 96), 48, seed)
-        assert np.abs(eager - naive.numpy()).mean() < 2.0
+        decoded = transforms.decode_rgb(encoded)
+        naive = transforms.rescale_random_crop(decoded, (64, 96), 48, seed).numpy()
+        # Within a fraction of a pixel of the coarser grid (the source, for the tiny image).
+        coarser = max(_neighbour_difference(decoded), _neighbour_difference(naive))
+        assert np.abs(eager - naive).mean() < 0.7 * coarser

@@ -3,6 +3,12 @@
 Every dataset here yields float32 RGB on the [0, 255] scale (the model subtracts the mean)
 and works with ``model.fit``/``predict`` on every Keras backend.
 
+Speed: one parallel map per image reads the file, checks it and runs the fused
+transform (:func:`~kvgg.data.transforms.decode_random_crop`: only the crop's part of a
+JPEG is decoded, mirrored and resized); everything else (naming bad files, dropping
+flags) happens once per batch. ``benchmarks/pipeline.py`` measures it against the
+textbook decode -> resize -> crop pipeline.
+
 Knobs, and what they cost:
 
 - **Parallel map**: decoding and augmentation run in ``Dataset.map`` with
@@ -86,29 +92,32 @@ def train_dataset(
         >>> model.fit(data, epochs=74)  # doctest: +SKIP
     """
     _check_scale(scale, crop, "scale")
-    items = _ordered_items(source, shuffle, seed, cache, shuffle_buffer)
+    items, unread = _ordered_items(source, shuffle, seed, cache, shuffle_buffer)
     if repeat:
         items = items.repeat()
     seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True)
-    items = tf.data.Dataset.zip(items, seeds.batch(2, drop_remainder=True))
-    items = items.map(lambda item, element_seed: (*item, element_seed))
 
     def augment(image, element_seed):
-        crop_seed, flip_seed, color_seed = tf.unstack(
-            tf.random.experimental.stateless_split(element_seed, 3)
-        )
-        if image.dtype == tf.string:
-            image = transforms.decode_random_crop(image, scale, crop, crop_seed)
+        crop_seed, color_seed = tf.unstack(tf.random.experimental.stateless_split(element_seed, 2))
+        if image.dtype == tf.string:  # encoded: the fused path
+            image = transforms.decode_random_crop(image, scale, crop, crop_seed, flip=flip)
         else:
-            image = transforms.rescale_random_crop(image, scale, crop, crop_seed)
-        if flip:
-            image = transforms.random_flip(image, flip_seed)
+            image = transforms.rescale_random_crop(image, scale, crop, crop_seed, flip=flip)
         if color_stats is not None:
             image = transforms.color_shift(image, color_stats, seed=color_seed)
         return image
 
-    images = _guarded_map(items, augment, source, strict, tf.zeros([crop, crop, 3]), seed)
-    return images.batch(batch_size).prefetch(AUTOTUNE)
+    batches = _guarded_map(
+        items,
+        augment,
+        source,
+        strict=strict,
+        unread=unread,
+        seeds=seeds,
+        ordered=seed is not None,
+        batch_size=batch_size,
+    )
+    return batches.prefetch(AUTOTUNE)
 
 
 def eval_dataset(source, *, batch_size: int, scale: int = 256, crop: int = 224):
@@ -131,16 +140,17 @@ def eval_dataset(source, *, batch_size: int, scale: int = 256, crop: int = 224):
         ... # doctest: +SKIP
     """
     _check_scale(scale, crop, "scale")
-    items = source.named_dataset()
 
     def center(image, _):
         if image.dtype == tf.string:
             image = transforms.decode_rgb(image)
         return transforms.center_crop(transforms.rescale(image, scale), crop)
 
-    items = items.map(lambda image, label, name: (image, label, name, tf.zeros([2], tf.int64)))
-    images = _guarded_map(items, center, source, False, tf.zeros([crop, crop, 3]), 0)
-    return images.batch(batch_size).prefetch(AUTOTUNE)
+    items = source.named_dataset(read=False)
+    batches = _guarded_map(
+        items, center, source, strict=False, unread=source.stores_files, batch_size=batch_size
+    )
+    return batches.prefetch(AUTOTUNE)
 
 
 def image_dataset(source, *, strict: bool = False, shuffle: bool = False, seed=None):
@@ -160,88 +170,103 @@ def image_dataset(source, *, strict: bool = False, shuffle: bool = False, seed=N
         >>> for image, label in image_dataset(voc("VOCdevkit", 2007, "test")):  # doctest: +SKIP
         ...     ...
     """
-    items = source.named_dataset(shuffle=shuffle, seed=seed)
 
     def decode(image, _):
         return transforms.decode_rgb(image) if image.dtype == tf.string else image
 
-    items = items.map(lambda image, label, name: (image, label, name, tf.zeros([2], tf.int64)))
-    return _guarded_map(items, decode, source, strict, tf.zeros([1, 1, 3], tf.uint8), 0)
+    items = source.named_dataset(shuffle=shuffle, seed=seed, read=False)
+    return _guarded_map(items, decode, source, strict=strict, unread=source.stores_files)
 
 
 def _ordered_items(source, shuffle, seed, cache, shuffle_buffer):
+    """The source's items in training order, and whether their images are unread paths."""
     if not cache:
-        return source.named_dataset(shuffle=shuffle, seed=seed, shuffle_buffer=shuffle_buffer)
+        items = source.named_dataset(
+            shuffle=shuffle, seed=seed, shuffle_buffer=shuffle_buffer, read=False
+        )
+        return items, source.stores_files
     items = source.named_dataset().cache("" if cache is True else str(cache))
     if shuffle:
         items = items.shuffle(len(source), seed=seed, reshuffle_each_iteration=True)
-    return items
+    return items, False
 
 
-def _guarded_map(items, fn, source, strict, placeholder, seed):
-    """Apply ``fn(image, seed)`` per element; undecodable images are dropped and recorded.
+def _guarded_map(items, fn, source, *, strict, unread, seeds=None, ordered=True, batch_size=None):
+    """Apply ``fn(image, seed)`` to (image, label, name) items, then batch; undecodable
+    images are dropped and recorded.
 
-    A cheap check of each file's bytes (:func:`~kvgg.data.bad_files.looks_decodable`)
-    routes empty, truncated and non-image files around the decoder. Files that pass it
-    yet fail inside the decoder are dropped by ``ignore_errors``; the elements are numbered
-    and their paths kept in a small table until they come out (in order), so a gap in the
-    numbers names them. Both kinds are recorded in ``source.bad_files``; in strict mode the
-    first one stops the run with an error naming it (see
-    :func:`~kvgg.data.bad_files.strict_errors`). A last, empty element marks the end of an
-    epoch, so failures among its final images are counted too.
+    ``unread`` items hold paths, read here. A cheap check of each file's bytes
+    (:func:`~kvgg.data.bad_files.looks_decodable`) keeps empty, truncated and non-image
+    files from the decoder. An element that fails it, cannot be read or fails inside the
+    decoder is dropped by ``ignore_errors``. The elements are numbered and their paths
+    kept in a small table until their batch comes out, so a gap in a batch's numbers names
+    them, and an end marker after the last element names those still missing. They are
+    recorded in ``source.bad_files``; in strict mode the first one stops the run with an
+    error naming it (see :func:`~kvgg.data.bad_files.strict_errors`). The bookkeeping is
+    per batch; ``batch_size=None`` gives single images. ``seeds`` (a dataset of random
+    int64) varies each element's stateless seed for ``fn``.
     """
-    in_memory = items.element_spec[0].dtype != tf.string
-    if in_memory:
-        return items.map(
-            lambda image, label, name, s: (fn(image, s), label),
-            num_parallel_calls=AUTOTUNE,
-            deterministic=seed is not None,
-        )
-    end = tf.nest.map_structure(lambda spec: tf.zeros(spec.shape, spec.dtype), items.element_spec)
-    items = items.concatenate(tf.data.Dataset.from_tensors(end))  # its name is ""
+    seeds = seeds if seeds is not None else tf.data.Dataset.from_tensors(tf.zeros([], tf.int64))
+    items = tf.data.Dataset.zip(items, seeds.repeat()).enumerate()
+    if items.element_spec[1][0][0].dtype != tf.string:  # in memory: nothing to decode
+
+        def apply(index, element):
+            (image, label, _), seed = element
+            return fn(image, tf.stack([seed, index])), label
+
+        results = items.map(apply, num_parallel_calls=AUTOTUNE, deterministic=ordered)
+        return results.batch(batch_size) if batch_size else results
     paths = tf.lookup.experimental.MutableHashTable(tf.int64, tf.string, default_value="")
 
-    def remember(index, item):
-        with tf.control_dependencies([paths.insert(index[None], item[2][None])]):
-            return (tf.identity(index), *item)
+    def attempt(index, element):
+        (image, label, name), seed = element
+        # The path goes in the table first: if anything below fails, the gap names it.
+        with tf.control_dependencies([paths.insert(index[None], name[None])]):
+            encoded = tf.io.read_file(image) if unread else tf.identity(image)
+        checked = tf.debugging.Assert(looks_decodable(encoded), ["undecodable"])
+        with tf.control_dependencies([checked]):
+            return index, fn(encoded, tf.stack([seed, index])), label
 
-    def attempt(index, image, label, name, element_seed):
-        ok = looks_decodable(image)
-        result = tf.cond(ok, lambda: fn(image, element_seed), lambda: placeholder)
-        return index, result, label, name, ok
-
-    results = (
-        items.enumerate()
-        .map(remember)
-        .map(attempt, num_parallel_calls=AUTOTUNE, deterministic=True)  # in order: gaps show
-        .ignore_errors()
-    )
+    results = items.map(attempt, num_parallel_calls=AUTOTUNE, deterministic=True)  # in order
+    results = results.ignore_errors()  # lost elements leave gaps in the numbers
+    _, result_spec, label_spec = results.element_spec
+    end = (tf.constant(-1, tf.int64), _zeros(result_spec), _zeros(label_spec))
+    batches = results.concatenate(tf.data.Dataset.from_tensors(end)).batch(batch_size or 1)
 
     def report(names):
         for name in names.numpy():
-            source.bad_files.record(name.decode())
+            if name:  # a lookup past the table's end gives ""
+                source.bad_files.record(name.decode())
         return False
 
     def failed(names):
+        any_named = tf.reduce_any(tf.strings.length(names) > 0)
         if strict:
             message = tf.strings.join([STRICT_MESSAGE, tf.strings.reduce_join(names[:1])])
-            return tf.debugging.Assert(tf.size(names) == 0, [message])
-        return tf.cond(
-            tf.size(names) > 0, lambda: tf.py_function(report, [names], tf.bool), lambda: False
-        )
+            return tf.debugging.Assert(~any_named, [message])
+        return tf.cond(any_named, lambda: tf.py_function(report, [names], tf.bool), lambda: False)
 
-    def account(expected, element):
-        index, result, label, name, ok = element
-        lost = paths.lookup(tf.range(expected, index))  # failed inside the decoder
-        bad = tf.cond(ok | tf.equal(name, ""), lambda: lost, lambda: tf.concat([lost, [name]], 0))
-        done = paths.remove(tf.range(expected, index + 1))
-        with tf.control_dependencies([failed(bad), done]):
-            return index + 1, (result, label, tf.identity(ok))
+    def account(expected, batch):
+        indices, results, labels = batch
+        at_end = indices[-1] < 0
+        # Numbers from ``expected`` to this batch's last (to the table's last at the end:
+        # those left are consecutive) that are not in the batch were lost.
+        stop = tf.where(at_end, expected + tf.cast(paths.size(), tf.int64), indices[-1] + 1)
+        numbers = tf.range(expected, stop)
+        lost = ~tf.reduce_any(numbers[:, None] == indices[None, :], axis=1)
+        names = paths.lookup(tf.boolean_mask(numbers, lost))
+        done = paths.remove(numbers)
+        with tf.control_dependencies([failed(names), done]):
+            kept = tf.size(indices) - tf.cast(at_end, tf.int32)  # without the end marker
+            return stop, (results[:kept], labels[:kept])
 
-    accounted = results.scan(tf.constant(0, tf.int64), account)
-    return accounted.filter(lambda result, label, ok: ok).map(
-        lambda result, label, ok: (result, label)
-    )
+    batches = batches.scan(tf.constant(0, tf.int64), account)
+    batches = batches.filter(lambda results, labels: tf.shape(results)[0] > 0)
+    return batches if batch_size else batches.unbatch()
+
+
+def _zeros(spec):
+    return tf.zeros([size or 0 for size in spec.shape], spec.dtype)
 
 
 def _check_scale(scale, crop, what):

@@ -51,7 +51,11 @@ class Source:
         class_names: one name per class, in label order.
         labels: int64 (N,) class indices, or float32 (N, C) multi-hot targets (VOC).
         bad_files: the undecodable images met by pipelines reading this source.
+        stores_files: whether the images are files (read lazily with
+            ``named_dataset(read=False)``).
     """
+
+    stores_files = False
 
     def __init__(self, name: str, class_names, labels):
         self.name = name
@@ -79,13 +83,16 @@ class Source:
         """Unbatched, unshuffled (image, label) pairs in a fixed order."""
         return self.named_dataset().map(lambda image, label, _: (image, label))
 
-    def named_dataset(self, *, shuffle=False, seed=None, shuffle_buffer=10_000):
+    def named_dataset(self, *, shuffle=False, seed=None, shuffle_buffer=10_000, read=True):
         """Like :meth:`dataset`, with a third item naming each image (its path) for reports.
 
         Args:
             shuffle: yield the images in a random order, different every iteration.
             seed: makes that order reproducible.
             shuffle_buffer: buffer size where the source cannot shuffle the whole list.
+            read: False makes a source with ``stores_files`` yield each image's path in
+                place of its bytes, for a caller that reads the file inside its own
+                decoding map (one tf.data stage fewer); other sources ignore it.
         """
         raise NotImplementedError
 
@@ -93,16 +100,20 @@ class Source:
 class FileSource(Source):
     """Images stored as individual files; ``paths[i]`` has label ``labels[i]``."""
 
+    stores_files = True
+
     def __init__(self, name: str, class_names, labels, paths):
         super().__init__(name, class_names, labels)
         self.paths = [str(p) for p in paths]
 
-    def named_dataset(self, *, shuffle=False, seed=None, shuffle_buffer=10_000):
-        items = tf.data.Dataset.from_tensor_slices((self.paths, self.labels))
+    def named_dataset(self, *, shuffle=False, seed=None, shuffle_buffer=10_000, read=True):
+        items = tf.data.Dataset.from_tensor_slices((self.paths, self.labels, self.paths))
         if shuffle:  # the whole list of paths: cheap, and a perfect shuffle
             items = items.shuffle(len(self.paths), seed=seed, reshuffle_each_iteration=True)
+        if not read:
+            return items
         return items.map(
-            lambda path, label: (tf.io.read_file(path), label, path),
+            lambda path, label, name: (tf.io.read_file(path), label, name),
             num_parallel_calls=tf.data.AUTOTUNE,
             deterministic=True,
         )
@@ -115,7 +126,7 @@ class ArraySource(Source):
         super().__init__(name, class_names, labels)
         self.images = images
 
-    def named_dataset(self, *, shuffle=False, seed=None, shuffle_buffer=10_000):
+    def named_dataset(self, *, shuffle=False, seed=None, shuffle_buffer=10_000, read=True):
         indices = tf.data.Dataset.range(len(self.images))
         if shuffle:
             indices = indices.shuffle(len(self.images), seed=seed, reshuffle_each_iteration=True)
@@ -151,7 +162,7 @@ class TFRecordSource(Source):
         desc = f"labels of {len(self.files)} TFRecord shards"
         return np.fromiter(tqdm(records, desc=desc, unit="rec", leave=False), dtype=np.int64)
 
-    def named_dataset(self, *, shuffle=False, seed=None, shuffle_buffer=10_000):
+    def named_dataset(self, *, shuffle=False, seed=None, shuffle_buffer=10_000, read=True):
         table = tf.lookup.StaticHashTable(
             tf.lookup.KeyValueTensorInitializer(
                 self.class_names, tf.range(self.num_classes, dtype=tf.int64)

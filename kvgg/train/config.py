@@ -79,7 +79,8 @@ class DataConfig:
             mean is also what the model subtracts; without it, ImageNet's mean.
         val_scale: validation images are rescaled to this smallest side, then
             centre-cropped to ``crop``; default: S (the middle of the range when jittering).
-        cache: keep decoded training images in memory (small datasets only).
+        cache: keep the encoded training images in memory after the first epoch
+            (saves the disk reads; datasets that fit in memory).
     """
 
     train: dict[str, Any] | str = "digits"

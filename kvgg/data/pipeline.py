@@ -5,8 +5,8 @@ and works with ``model.fit``/``predict`` on every Keras backend.
 
 Speed: one parallel map per image reads the file, checks it and runs the fused
 transform (:func:`~kvgg.data.transforms.decode_random_crop`: only the crop's part of a
-JPEG is decoded, mirrored and resized); everything else (naming bad files, dropping
-flags) happens once per batch. ``benchmarks/pipeline.py`` measures it against the
+JPEG is decoded, mirrored and resized); naming bad files happens once per batch.
+``benchmarks/pipeline.py`` measures it against the
 textbook decode -> resize -> crop pipeline.
 
 Knobs, and what they cost:

@@ -1,0 +1,86 @@
+"""`kvgg data ...`: convert to TFRecord, colour statistics, bad files."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+
+@click.group()
+def data():
+    """Datasets: convert to TFRecord, compute colour statistics, find bad files.
+
+    \b
+    SOURCE is a folder with one sub-folder per class, or KIND:PATH[?key=value&...]:
+      folder:DIR  labels:DIR?labels=FILE  tfrecord:'GLOB'  voc:VOCdevkit?year=2007&split=test
+      caltech:DIR?kind=101&subset=train&seed=0  digits  cifar10:test
+    """
+
+
+@data.command("to-tfrecord")
+@click.argument("source")
+@click.argument("out", type=click.Path(file_okay=False))
+@click.option("--shards", type=int, default=8, show_default=True, help="Number of files.")
+@click.option("--prefix", default="train", show_default=True, help="Shard file name prefix.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the record order.")
+def to_tfrecord(source, out, shards, prefix, seed):
+    """Write the images of SOURCE as TFRecord shards (ImageNet schema) in OUT."""
+    from kvgg.data.tfrecord import write_tfrecords
+
+    written, skipped = write_tfrecords(source, out, shards=shards, prefix=prefix, seed=seed)
+    for path, reason in skipped:
+        click.echo(f"skipped {path}: {reason}", err=True)
+    click.echo(f"wrote {len(written)} shards to {out} ({len(skipped)} files skipped)")
+
+
+@data.command()
+@click.argument("source")
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(dir_okay=False),
+    default="color_stats.json",
+    show_default=True,
+    help="JSON file that recipes reference.",
+)
+@click.option(
+    "--max-images",
+    type=int,
+    default=10_000,
+    show_default=True,
+    help="Random sample size (0: every image).",
+)
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the sample.")
+def stats(source, output, max_images, seed):
+    """Mean RGB and the RGB covariance eigen basis of SOURCE (for the colour shift)."""
+    from kvgg.data.stats import compute_stats
+
+    result = compute_stats(source, max_images=max_images or None, seed=seed)
+    result.save(output)
+    click.echo(f"mean RGB     {_numbers(result.mean)}")
+    click.echo(f"eigenvalues  {_numbers(result.eigenvalues)}  ([0, 255] scale, AlexNet form)")
+    click.echo(f"wrote {output}")
+
+
+@data.command()
+@click.argument("source")
+def check(source):
+    """List every undecodable image of SOURCE, and why; exit code 1 if there is any.
+
+    Decodable oddities that training converts (grayscale, CMYK, alpha, a PNG named .jpg,
+    tiny images) are listed as notes.
+    """
+    from kvgg.data.bad_files import check_source
+
+    findings = check_source(source)
+    for finding in findings:
+        click.echo(f"{'BAD ' if finding.bad else 'note'}  {finding.path}: {finding.problem}")
+    bad = sum(finding.bad for finding in findings)
+    click.echo(f"{bad} undecodable, {len(findings) - bad} notes")
+    if bad:
+        sys.exit(1)
+
+
+def _numbers(values):
+    return " ".join(f"{v:9.3f}" for v in values)

@@ -3,13 +3,39 @@
 The subpackages follow the data: `kvgg.data` (sources, transforms, pipelines),
 `kvgg.train` (recipes, fit), `kvgg.evaluate` (dense, multi-crop, multi-scale, fusion),
 `kvgg.weights` (published weights), `kvgg.transfer` (features and SVMs).
+
+``import kvgg`` is instant: the names below load their module (and Keras) on first use,
+so the ``kvgg`` command answers ``--help`` without starting a deep-learning framework.
+
+Configuration A-LRN has the one custom layer. To load an A-LRN ``.keras`` file in your
+own code, import ``kvgg.layers`` once first (it registers the layer with Keras)::
+
+    import keras
+    import kvgg.layers  # noqa: F401  (registers LocalResponseNormalization)
+
+    model = keras.saving.load_model("a_lrn.keras")
+
+Every other configuration loads with ``keras.saving.load_model`` without kvgg.
 """
 
-from kvgg.io import load_model, save_model
-from kvgg.models import CONFIGS, LocalResponseNormalization, build, get_config, profile
-from kvgg.models.surgery import fully_convolutional, warm_start
+from __future__ import annotations
+
+import importlib
 
 __version__ = "0.1.0"
+
+# Public name -> the module that defines it (imported on first access, PEP 562).
+_LAZY = {
+    "CONFIGS": "kvgg.models",
+    "LocalResponseNormalization": "kvgg.models",
+    "build": "kvgg.models",
+    "get_config": "kvgg.models",
+    "profile": "kvgg.models",
+    "fully_convolutional": "kvgg.models.surgery",
+    "load_model": "kvgg.io",
+    "save_model": "kvgg.io",
+    "warm_start": "kvgg.train.initial_weights",
+}
 
 __all__ = [
     "CONFIGS",
@@ -23,3 +49,16 @@ __all__ = [
     "save_model",
     "warm_start",
 ]
+
+
+def __getattr__(name: str):
+    """Import the module behind a public name on first use (``kvgg.build``, ...)."""
+    if name not in _LAZY:
+        raise AttributeError(f"module 'kvgg' has no attribute {name!r}")
+    value = getattr(importlib.import_module(_LAZY[name]), name)
+    globals()[name] = value  # later look-ups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))

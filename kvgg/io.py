@@ -7,11 +7,12 @@ kvgg recorded (configuration, training scale, source of the weights). Keras igno
 
 from __future__ import annotations
 
+import glob
 import json
 import os
-import tempfile
+import secrets
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from functools import cache
 from importlib import resources
 from pathlib import Path
@@ -19,10 +20,19 @@ from pathlib import Path
 import keras
 import numpy as np
 
+from kvgg.precision import follow_global_policy
+
 INFO_MEMBER = "kvgg.json"
+BEST_MODEL_FILE = "model.keras"  # in a `kvgg fit` run directory: the best epoch's model
 
 
-def save_model(model: keras.Model, path, *, class_names=None, info: dict | None = None) -> Path:
+def save_model(
+    model: keras.Model,
+    path: str | os.PathLike,
+    *,
+    class_names: Sequence[str] | None = None,
+    info: dict | None = None,
+) -> Path:
     """Save `model` to a `.keras` file atomically, with kvgg metadata inside.
 
     The file is written beside its destination and moved into place in one step, so a
@@ -38,8 +48,13 @@ def save_model(model: keras.Model, path, *, class_names=None, info: dict | None 
         The destination path.
 
     Example:
-        >>> save_model(kvgg.build("A", width=1/16, input_shape=(32, 32, 3)), "a.keras",
-        ...            class_names=[str(i) for i in range(1000)])  # doctest: +SKIP
+        >>> import tempfile, kvgg
+        >>> folder = Path(tempfile.mkdtemp())
+        >>> model = kvgg.build("A", width=1 / 16, input_shape=(32, 32, 3), num_classes=3)
+        >>> save_model(model, folder / "a.keras", class_names=["cat", "dog", "fish"]).name
+        'a.keras'
+        >>> read_info(folder / "a.keras")["class_names"]
+        ['cat', 'dog', 'fish']
     """
     path = Path(path)
     if path.suffix != ".keras":
@@ -57,11 +72,12 @@ def save_model(model: keras.Model, path, *, class_names=None, info: dict | None 
     return write_atomic(path, write)
 
 
-def write_atomic(path, write: Callable[[Path], None]) -> Path:
+def write_atomic(path: str | os.PathLike, write: Callable[[Path], None]) -> Path:
     """Call ``write(partial_path)``, then move the result to ``path`` in one rename.
 
     The partial file sits beside ``path`` and ends in the same suffix (Keras needs
-    ``.keras``). A crash or an exception part-way leaves whatever was at ``path`` as it was.
+    ``.keras``). A crash or an exception part-way leaves whatever was at ``path`` as it was;
+    the hidden partial files such a crash leaves are removed by the next write of ``path``.
 
     Args:
         path: the destination; its folder is created if needed.
@@ -70,40 +86,78 @@ def write_atomic(path, write: Callable[[Path], None]) -> Path:
     Returns:
         The destination path.
 
+    Raises:
+        OSError: naming ``path`` (never the partial file) when it cannot be written, or
+            when it exists and is not a regular file (a device such as /dev/null, a folder).
+
     Example:
-        >>> write_atomic("out/notes.txt", lambda p: p.write_text("hello"))  # doctest: +SKIP
+        >>> import tempfile
+        >>> path = Path(tempfile.mkdtemp()) / "out" / "notes.txt"
+        >>> write_atomic(path, lambda partial: partial.write_text("hello")).read_text()
+        'hello'
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, partial = tempfile.mkstemp(
-        dir=path.parent, prefix=f".{path.name}.", suffix=f".partial{path.suffix}"
-    )
-    os.close(handle)
-    partial = Path(partial)
+    if path.exists() and not path.is_file():  # never replace /dev/null, a folder, a fifo
+        raise OSError(f"Cannot write {str(path)!r}: it exists and is not a regular file.")
+    partial = None
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        for stale in path.parent.glob(f".{glob.escape(path.name)}.*.partial{path.suffix}"):
+            stale.unlink(missing_ok=True)  # left by a write that was killed part-way
+        partial = _new_partial_file(path)
         write(partial)
         with open(partial, "rb") as f:
             os.fsync(f.fileno())
         os.replace(partial, path)
+    except OSError as error:  # name the destination, not the hidden partial file
+        raise OSError(f"Cannot write {str(path)!r}: {_write_problem(path, error)}") from None
     finally:
-        partial.unlink(missing_ok=True)
+        if partial is not None:
+            partial.unlink(missing_ok=True)
     return path
 
 
-def write_text(path, text: str) -> Path:
+def _new_partial_file(path: Path) -> Path:
+    """Create an empty, uniquely named file beside ``path`` with the umask's permissions.
+
+    (``tempfile.mkstemp`` makes it 0600 whatever the umask: a run directory's model would
+    then be unreadable to a team or a serving container.)
+    """
+    while True:
+        partial = path.with_name(f".{path.name}.{secrets.token_hex(4)}.partial{path.suffix}")
+        try:
+            os.close(os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+        except FileExistsError:
+            continue
+        return partial
+
+
+def _write_problem(path: Path, error: OSError) -> str:
+    blocker = next((folder for folder in path.parents if folder.exists()), None)
+    if blocker is not None and not blocker.is_dir():
+        return f"{str(blocker)!r} is a file, not a folder"
+    return error.strerror or str(error)
+
+
+def write_text(path: str | os.PathLike, text: str) -> Path:
     """Write a text file atomically (see `write_atomic`).
 
     Example:
-        >>> write_text("runs/x/notes.txt", "hello")  # doctest: +SKIP
+        >>> import tempfile
+        >>> write_text(Path(tempfile.mkdtemp()) / "runs" / "x" / "notes.txt", "hello").read_text()
+        'hello'
     """
     return write_atomic(path, lambda partial: partial.write_text(text))
 
 
-def write_npz(path, **arrays) -> Path:
+def write_npz(path: str | os.PathLike, **arrays: np.ndarray) -> Path:
     """Write an uncompressed NumPy ``.npz`` archive atomically (see `write_atomic`).
 
     Example:
-        >>> write_npz("features.npz", features=np.zeros((2, 4)))  # doctest: +SKIP
+        >>> import tempfile
+        >>> path = write_npz(Path(tempfile.mkdtemp()) / "features.npz", features=np.zeros((2, 4)))
+        >>> np.load(path)["features"].shape
+        (2, 4)
     """
 
     def write(partial: Path):
@@ -113,12 +167,16 @@ def write_npz(path, **arrays) -> Path:
     return write_atomic(path, write)
 
 
-def load_model(path, *, compile: bool = False) -> keras.Model:
+def load_model(path: str | os.PathLike, *, compile: bool = False) -> keras.Model:
     """Load a `.keras` model file, with an error that names the file when it is not one.
 
     Args:
         path: a `.keras` file (written by kvgg or by Keras).
         compile: whether to restore the training configuration too.
+
+    Returns:
+        The model; under a mixed Keras dtype policy (``kvgg evaluate --precision``) a
+        copy computing in it (`kvgg.precision.follow_global_policy`), unless compiled.
 
     Example:
         >>> model = load_model("runs/quickstart/model.keras")  # doctest: +SKIP
@@ -134,12 +192,38 @@ def load_model(path, *, compile: bool = False) -> keras.Model:
             f"{path.stat().st_size} bytes that is not a zip archive."
         )
     try:
-        return keras.saving.load_model(path, compile=compile)
+        model = keras.saving.load_model(path, compile=compile)
     except Exception as error:  # Keras raises many types for foreign or damaged archives.
         raise ValueError(f"Could not load a Keras model from {str(path)!r}: {error}") from error
+    return model if compile else follow_global_policy(model)
 
 
-def read_info(path) -> dict:
+def resolve_model_file(path: str | os.PathLike) -> Path:
+    """The `.keras` file a model argument names: the file itself, or a run directory's.
+
+    Args:
+        path: a `.keras` file or a `kvgg fit` run directory (its ``model.keras``, the best
+            epoch).
+
+    Returns:
+        The model file's path (not checked further: `load_model` does that).
+
+    Raises:
+        FileNotFoundError: for a directory without a ``model.keras``.
+
+    Example:
+        >>> str(resolve_model_file("vgg16.keras"))
+        'vgg16.keras'
+    """
+    path = Path(path)
+    if path.is_dir():
+        if not (path / BEST_MODEL_FILE).is_file():
+            raise FileNotFoundError(f"{str(path)!r} is a directory without a {BEST_MODEL_FILE}.")
+        return path / BEST_MODEL_FILE
+    return path
+
+
+def read_info(path: str | os.PathLike) -> dict:
     """Return the kvgg metadata stored in a model file (empty for plain Keras files).
 
     Args:
@@ -148,13 +232,36 @@ def read_info(path) -> dict:
     Example:
         >>> read_info("runs/quickstart/model.keras")["class_names"][:3]  # doctest: +SKIP
     """
-    with zipfile.ZipFile(path) as archive:
-        if INFO_MEMBER not in archive.namelist():
-            return {}
-        return json.loads(archive.read(INFO_MEMBER))
+    try:
+        with zipfile.ZipFile(path) as archive:
+            if INFO_MEMBER not in archive.namelist():
+                return {}
+            info = json.loads(archive.read(INFO_MEMBER))
+    except (zipfile.BadZipFile, OSError, EOFError) as error:
+        raise ValueError(f"{str(path)!r} is not a readable .keras archive: {error}") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise ValueError(f"{str(path)!r} holds a damaged {INFO_MEMBER}: {error}") from None
+    _check_info(info, path)
+    return info
 
 
-def class_names_for(path, num_classes: int) -> list[str]:
+def _check_info(info, path) -> None:
+    """The fields kvgg reads from ``kvgg.json`` have the types kvgg wrote."""
+    problem = None
+    names = info.get("class_names") if isinstance(info, dict) else None
+    if not isinstance(info, dict):
+        problem = f"is a {type(info).__name__}, not a mapping"
+    elif names is not None and not (
+        isinstance(names, list) and all(isinstance(name, str) for name in names)
+    ):
+        problem = "has class_names that are not a list of strings"
+    elif not isinstance(info.get("train_state", {}), dict):
+        problem = "has a train_state that is not a mapping"
+    if problem:
+        raise ValueError(f"{str(path)!r} holds a damaged {INFO_MEMBER}: it {problem}.")
+
+
+def class_names_for(path: str | os.PathLike, num_classes: int) -> list[str]:
     """Class names for a model file: its own, else ImageNet's for 1000 classes, else indices.
 
     Args:
@@ -186,6 +293,11 @@ def imagenet_class_names() -> list[str]:
 
 
 def _version() -> str:
-    from kvgg import __version__
+    # The installed distribution's version (built from `kvgg.__version__`), read without
+    # importing the package back from this module.
+    from importlib.metadata import PackageNotFoundError, version
 
-    return __version__
+    try:
+        return version("kvgg")
+    except PackageNotFoundError:  # running from a source tree that was never installed
+        return "unknown"

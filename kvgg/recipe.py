@@ -14,8 +14,11 @@ dataclass's ``__post_init__``, raising `Invalid` with the offending field's name
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import difflib
+import functools
+import math
 import re
 import types
 import typing
@@ -80,7 +83,7 @@ _NUMBER = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$")
 
 
 def load(
-    path,
+    path: str | Path,
     cls: type[_T],
     overrides: Sequence[str | tuple[str, Any]] | Mapping[str, Any] = (),
     *,
@@ -112,12 +115,7 @@ def load(
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"No recipe file at {str(path)!r}.")
-    text = path.read_text()
-    try:
-        data = yaml.safe_load(text)
-        lines = _key_lines(yaml.compose(text, Loader=yaml.SafeLoader), str(path))
-    except yaml.YAMLError as error:
-        raise ValueError(f"{path}: not valid YAML: {error}") from error
+    data, lines = _read_yaml(path)
     if data is None:
         data = {}
     if not isinstance(data, dict):
@@ -152,7 +150,7 @@ def parse(
     return context.convert(data, cls, "")
 
 
-def to_dict(obj) -> dict:
+def to_dict(obj: Any) -> dict:
     """A recipe dataclass as plain nested dicts and lists (tuples become lists).
 
     Example:
@@ -162,7 +160,7 @@ def to_dict(obj) -> dict:
     return _plain(dataclasses.asdict(obj))
 
 
-def to_yaml(obj) -> str:
+def to_yaml(obj: Any) -> str:
     """A recipe dataclass as YAML text, keys in declaration order; `load` reads it back.
 
     Example:
@@ -177,6 +175,114 @@ def _plain(value):
     if isinstance(value, list | tuple):
         return [_plain(item) for item in value]
     return value
+
+
+MAX_ALIAS_EXPANSION = 100_000
+"""YAML nodes that aliases (``*name``) may add to a recipe once expanded. A recipe reuses
+a section or two; a "billion laughs" file of 1 KB expands to 10^9 values."""
+
+
+MAX_DEPTH = 50
+"""Nesting levels a recipe may have (it has a few); deeper ones would exhaust the stack."""
+
+
+def _read_yaml(path: Path) -> tuple[Any, dict[str, int]]:
+    """Parse a YAML file once (with libyaml when present): (data, line of each dotted key).
+
+    Refuses recursive aliases, aliases that expand past `MAX_ALIAS_EXPANSION` nodes and
+    nesting deeper than `MAX_DEPTH`, before any value is built. Parses are cached by path,
+    size and modification time, so `kvgg.train.config.load_train_recipe` reading a file twice (for
+    ``--smoke``) parses it once.
+    """
+    stat = path.stat()
+    data, lines = _parsed(str(path), str(path.resolve()), stat.st_size, stat.st_mtime_ns)
+    return copy.deepcopy(data), dict(lines)
+
+
+@functools.lru_cache(maxsize=8)
+def _parsed(path: str, resolved: str, size: int, mtime_ns: int) -> tuple[Any, dict[str, int]]:
+    try:
+        text = Path(resolved).read_bytes().decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise ValueError(
+            f"{path}: not a text (UTF-8) file: {error.reason} at byte {error.start}."
+        ) from None
+    loader = _LOADER(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None, {}
+        _check_aliases(node, path)
+        lines = _key_lines(node, path)
+        return loader.construct_document(node), lines
+    except yaml.YAMLError as error:
+        raise ValueError(f"{path}: not valid YAML: {_yaml_problem(error)}") from None
+    finally:
+        loader.dispose()
+
+
+def _yaml_problem(error: yaml.YAMLError) -> str:
+    """One line: what is wrong and where (line, column), without the quoted snippet."""
+    mark = getattr(error, "problem_mark", None)
+    problem = getattr(error, "problem", None) or str(error).splitlines()[0]
+    where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else ""
+    context = getattr(error, "context", None)
+    return f"{context + ': ' if context else ''}{problem}{where}"
+
+
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+def _check_aliases(root, source: str) -> None:
+    """Refuse a recursive alias, nesting past `MAX_DEPTH`, or aliases that expand the
+    document past the bound. Iterative (deep nesting is no RecursionError either), and
+    scalars are never pushed: a long list costs one pass over its items."""
+    sizes: dict[int, int] = {}  # container node id -> values once expanded
+    written = 1  # values as written: each container's items, counted once per container
+    active = set()
+    stack = [(root, False, 0)]
+    while stack:
+        node, done, depth = stack.pop()
+        key = id(node)
+        if done:
+            active.discard(key)
+            sizes[key] = 1 + sum(sizes.get(id(child), 1) for child in _children(node))
+            continue
+        if key in sizes:
+            continue
+        if key in active:
+            raise ValueError(
+                f"{source} line {node.start_mark.line + 1}: a recursive alias (an anchor "
+                "used inside itself); a recipe must be a finite tree."
+            )
+        if depth > MAX_DEPTH:
+            raise ValueError(
+                f"{source} line {node.start_mark.line + 1}: nested deeper than {MAX_DEPTH} "
+                "levels; a recipe is a few sections deep."
+            )
+        active.add(key)
+        children = _children(node)
+        written += len(children)
+        stack.append((node, True, depth))
+        stack.extend(
+            (child, False, depth + 1)
+            for child in children
+            if isinstance(child, yaml.CollectionNode)
+        )
+    expanded = sizes.get(id(root), 1)
+    if expanded - written > MAX_ALIAS_EXPANSION:
+        raise ValueError(
+            f"{source}: its aliases (*name) expand it to {expanded:,} values, over the bound "
+            f"of {MAX_ALIAS_EXPANSION:,} added values (a 'billion laughs' file?)."
+        )
+
+
+def _children(node) -> list:
+    if isinstance(node, yaml.MappingNode):
+        return [item for pair in node.value for item in pair]
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    return []
 
 
 def _key_lines(node, source: str, prefix: str = "") -> dict[str, int]:
@@ -256,6 +362,9 @@ class _Context:
         origin = typing.get_origin(annotation)
         args = typing.get_args(annotation)
         if annotation is Any:
+            bad = _first_non_finite(value, key)
+            if bad is not None:  # no recipe value means anything as .inf or .nan
+                raise self.error(bad[0], "must be a finite number (not .inf or .nan)", bad[1])
             return value
         if annotation in (dict, list, tuple):  # bare containers: any contents
             origin, args = annotation, ()
@@ -302,10 +411,16 @@ class _Context:
         if annotation is float:
             # PyYAML reads 5e-4 (no dot) as a string: accept numbers written that way.
             if isinstance(value, str) and _NUMBER.match(value.strip()):
-                return float(value)
+                value = float(value)
             if isinstance(value, bool) or not isinstance(value, int | float):
                 raise self.error(key, "must be a number", value)
-            return float(value)
+            try:
+                number = float(value)
+            except OverflowError:  # an integer past float's range
+                number = math.inf
+            if not math.isfinite(number):
+                raise self.error(key, "must be a finite number (not .inf or .nan)", value)
+            return number
         if annotation is str:
             if not isinstance(value, str):
                 raise self.error(key, "must be a string", value)
@@ -371,6 +486,23 @@ class _Context:
         except Invalid as error:
             full = f"{prefix}{error.field}"
             raise self.error(full, error.message, value.get(error.field)) from None
+
+
+def _first_non_finite(value, key: str):
+    """(dotted key, value) of the first NaN or infinite float inside ``value``, or None."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return key, value
+    if isinstance(value, dict):
+        items = [(f"{key}.{name}", item) for name, item in value.items()]
+    elif isinstance(value, list | tuple):
+        items = [(f"{key}[{i}]", item) for i, item in enumerate(value)]
+    else:
+        items = []
+    for name, item in items:
+        found = _first_non_finite(item, name)
+        if found is not None:
+            return found
+    return None
 
 
 def _describe(annotation) -> str:

@@ -3,6 +3,10 @@
 A page line ``<!-- recipe-schema: kvgg.train.config:TrainRecipe -->`` becomes one table per
 section of that dataclass (key, type, default, meaning), read from the dataclass fields and
 the "Args:" (or "Attributes:") of their docstrings, so the reference cannot drift from the code.
+
+The command-line reference (mkdocs-click) keeps Click's ``\\b`` paragraphs, the examples
+that the terminal prints verbatim, as code blocks instead of letting Markdown reflow them
+into one sentence.
 """
 
 from __future__ import annotations
@@ -12,9 +16,32 @@ import importlib
 import re
 import typing
 
+import mkdocs_click._docs
 from griffe import Docstring, DocstringSectionKind
 
 MARKER = re.compile(r"^<!-- recipe-schema: (?P<target>[\w.]+:\w+) -->$", re.MULTILINE)
+
+
+_CLICK_DESCRIPTION = mkdocs_click._docs._make_description
+
+
+def _verbatim_description(ctx, remove_ascii_art=False):
+    """mkdocs-click's description lines, each ``\\b`` paragraph fenced as a text block."""
+    lines = iter(_CLICK_DESCRIPTION(ctx, remove_ascii_art))
+    for line in lines:
+        if line.strip() != "\b":
+            yield line
+            continue
+        block = []
+        for verbatim in lines:
+            if not verbatim.strip():
+                break
+            block.append(verbatim)
+        indent = min(len(v) - len(v.lstrip()) for v in block) if block else 0
+        yield from ["```text", *(v[indent:] for v in block), "```", ""]
+
+
+mkdocs_click._docs._make_description = _verbatim_description
 
 
 def on_page_markdown(markdown, page, config, files):  # noqa: ARG001  (MkDocs hook signature)
@@ -53,14 +80,15 @@ def _table(cls, prefix: str) -> str:
             kind, default = "section", f"see `{prefix}{field.name}.`"
         else:
             kind, default = f"`{_type_name(field.type)}`", _default(field)
-        meaning = meanings.get(field.name, "").replace("\n", " ").replace("|", "\\|")
+        meaning = _escape_pipes(meanings.get(field.name, "").replace("\n", " "))
         rows.append(f"| `{prefix}{field.name}` | {kind} | {default} | {meaning} |")
-    return "\n".join(rows) + "\n"
+    # The wrapper lets docs/stylesheets/extra.css keep keys and values from breaking mid-word.
+    return '<div class="recipe-schema" markdown>\n\n' + "\n".join(rows) + "\n\n</div>\n"
 
 
 def _type_name(annotation) -> str:
     text = annotation if isinstance(annotation, str) else getattr(annotation, "__name__", "")
-    return (text or str(annotation)).replace("|", "\\|")
+    return text or str(annotation)  # a pipe inside a code span does not split the cell
 
 
 def _default(field) -> str:
@@ -76,7 +104,13 @@ def _default(field) -> str:
         return f"`{str(value).lower()}`"
     if isinstance(value, tuple):
         value = list(value)
-    return f"`{value!r}`".replace("|", "\\|")
+    return f"`{value!r}`"
+
+
+def _escape_pipes(text: str) -> str:
+    """Escape the pipes of table-cell text outside its code spans (inside, they show as-is)."""
+    parts = re.split(r"(`[^`]*`)", text)
+    return "".join(part if part.startswith("`") else part.replace("|", "\\|") for part in parts)
 
 
 def _summary(cls) -> str:

@@ -19,6 +19,7 @@ OTHER_BACKENDS = [
 ]
 
 
+@pytest.mark.slow  # a fresh interpreter per backend (tests/test_models.py keeps one fast)
 @pytest.mark.parametrize("backend", OTHER_BACKENDS)
 def test_outputs_agree_across_backends(backend, tmp_path):
     images = random_images(2)

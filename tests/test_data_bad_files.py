@@ -4,9 +4,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 import tensorflow as tf
-from data_fixtures import make_bad_files, make_image_folder
 
 from kvgg import data
+from tests.data_fixtures import make_bad_files, make_image_folder
 
 UNDECODABLE = {"truncated_jpeg", "empty", "text_named_jpg", "corrupt_jpeg", "corrupt_png"}
 

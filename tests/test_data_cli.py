@@ -1,15 +1,16 @@
 import json
 
 from click.testing import CliRunner
-from data_fixtures import make_bad_files, make_image_folder
 
 from kvgg.cli import main
+from tests.data_fixtures import make_bad_files, make_image_folder
 
 
 def test_to_tfrecord_writes_shards_readable_as_a_source(tmp_path):
     root = make_image_folder(tmp_path / "f", per_class=2)
     out = tmp_path / "shards"
-    result = CliRunner().invoke(main, ["data", "to-tfrecord", str(root), str(out), "--shards", "2"])
+    args = ["data", "to-tfrecord", str(root), "-o", str(out), "--shards", "2"]
+    result = CliRunner().invoke(main, args)
     assert result.exit_code == 0, result.output
     assert "wrote 2 shards" in result.output
     assert len(list(out.glob("train-*-of-00002.tfrecord"))) == 2
@@ -43,7 +44,7 @@ def test_bad_sources_exit_2_with_one_line(tmp_path):
     for args in (
         ["data", "check", str(tmp_path / "missing")],
         ["data", "stats", f"labels:{tmp_path}?labels={tmp_path / 'none.txt'}"],
-        ["data", "to-tfrecord", "folder:x?bogus=1", str(tmp_path / "o")],
+        ["data", "to-tfrecord", "folder:x?bogus=1", "-o", str(tmp_path / "o")],
     ):
         result = CliRunner().invoke(main, args)
         assert result.exit_code == 2, (args, result.output)

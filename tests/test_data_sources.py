@@ -3,9 +3,9 @@ import json
 import numpy as np
 import pytest
 import tensorflow as tf
-from data_fixtures import class_image, make_caltech, make_image_folder, make_voc, write_image
 
 from kvgg import data
+from tests.data_fixtures import class_image, make_caltech, make_image_folder, make_voc, write_image
 
 
 def _decoded(source):

@@ -2,10 +2,10 @@ import json
 
 import numpy as np
 import pytest
-from data_fixtures import write_image
 
 from kvgg import data
 from kvgg.data import ColorStats
+from tests.data_fixtures import write_image
 
 
 def test_compute_stats_matches_numpy_on_every_pixel(tmp_path):

@@ -2,9 +2,9 @@ from pathlib import Path
 
 import numpy as np
 import tensorflow as tf
-from data_fixtures import make_image_folder
 
 from kvgg import data
+from tests.data_fixtures import make_image_folder
 
 
 def test_tfrecord_round_trip_keeps_bytes_labels_and_classes(tmp_path):

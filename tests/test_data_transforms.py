@@ -3,10 +3,10 @@ import io
 import numpy as np
 import pytest
 import tensorflow as tf
-from data_fixtures import class_image, make_bad_files
 from PIL import Image
 
 from kvgg.data import IMAGENET_STATS, transforms
+from tests.data_fixtures import class_image, make_bad_files
 
 
 def _jpeg(array, quality=95):

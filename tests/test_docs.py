@@ -162,8 +162,10 @@ BACKEND_NEUTRAL = {"tutorials/models.md"}
 # Pages that train or evaluate for real (minutes on a CPU).
 SLOW = {
     "quickstart.md",
+    "tutorials/distributed.md",
     "tutorials/evaluate.md",
     "tutorials/imagenet.md",
+    "tutorials/localize.md",
     "tutorials/pretrained.md",
     "tutorials/transfer.md",
 }

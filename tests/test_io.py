@@ -1,13 +1,18 @@
+import os
+import stat
+
 import keras
 import numpy as np
 import pytest
 
+import kvgg
 from kvgg.io import (
     class_names_for,
     imagenet_class_names,
     imagenet_synsets,
     load_model,
     read_info,
+    resolve_model_file,
     save_model,
 )
 from tests.helpers import random_images, tiny_model
@@ -26,6 +31,17 @@ def test_save_model_keeps_metadata_and_loads_with_plain_keras(tmp_path):
     )
     assert class_names_for(path, 5) == list("abcde")
     assert [p.name for p in tmp_path.iterdir()] == ["m.keras"]  # no partial file left
+    assert read_info(path)["kvgg_version"] == kvgg.__version__
+
+
+def test_a_run_directory_names_its_best_model_file(tmp_path):
+    run = tmp_path / "run"
+    run.mkdir()
+    with pytest.raises(FileNotFoundError, match=f"'{run}' is a directory without a model.keras"):
+        resolve_model_file(run)
+    (run / "model.keras").write_bytes(b"")
+    assert resolve_model_file(run) == run / "model.keras"
+    assert resolve_model_file(tmp_path / "other.keras") == tmp_path / "other.keras"
 
 
 def test_a_failed_save_leaves_the_previous_file_intact(tmp_path, monkeypatch):
@@ -63,3 +79,21 @@ def test_imagenet_class_names_ship_with_the_package():
     assert len(synsets) == 1000 and synsets[0] == ("n01440764", "tench, Tinca tinca")
     assert [s for s, _ in synsets] == sorted(s for s, _ in synsets)
     assert imagenet_class_names()[1].startswith("goldfish")
+
+
+@pytest.mark.parametrize("umask, mode", [(0o022, 0o644), (0o077, 0o600)])
+def test_written_files_follow_the_umask(tmp_path, umask, mode):
+    from kvgg.io import write_npz, write_text
+
+    previous = os.umask(umask)
+    try:
+        paths = [
+            save_model(tiny_model("A"), tmp_path / "m.keras"),
+            write_text(tmp_path / "notes.txt", "hello"),
+            write_npz(tmp_path / "f.npz", x=np.zeros(2)),
+        ]
+    finally:
+        os.umask(previous)
+    assert {path.name: stat.S_IMODE(path.stat().st_mode) for path in paths} == {
+        path.name: mode for path in paths
+    }

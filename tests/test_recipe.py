@@ -12,7 +12,7 @@ from click.testing import CliRunner
 
 from kvgg.cli import main
 from kvgg.recipe import ExistingPath, Invalid, load, to_yaml
-from kvgg.train import TrainRecipe, load_recipe
+from kvgg.train import TrainRecipe, load_train_recipe
 
 RECIPES = Path(__file__).resolve().parent.parent / "recipes"
 
@@ -104,7 +104,7 @@ def test_missing_paths_are_errors_unless_paths_are_not_checked(tmp_path):
 
 
 def test_to_yaml_round_trips(tmp_path):
-    recipe = load_recipe(RECIPES / "vgg16_s256_512.yaml", check_paths=False)
+    recipe = load_train_recipe(RECIPES / "vgg16_s256_512.yaml", check_paths=False)
     again = load(write(tmp_path, to_yaml(recipe)), TrainRecipe, check_paths=False)
     assert again == recipe
     assert again.data.scale == (256, 512)
@@ -123,14 +123,14 @@ def test_to_yaml_round_trips(tmp_path):
 )
 def test_training_recipe_rejects_impossible_values(override, expected):
     with pytest.raises(ValueError) as error:
-        load_recipe(RECIPES / "vgg16_s256.yaml", [override], check_paths=False)
+        load_train_recipe(RECIPES / "vgg16_s256.yaml", [override], check_paths=False)
     assert expected in str(error.value)
     assert f"--set {override}" in str(error.value)
 
 
 def test_training_recipe_points_at_the_line_of_a_missing_parent_run(tmp_path):
     with pytest.raises(ValueError) as error:
-        load_recipe(RECIPES / "vgg16_s384.yaml")
+        load_train_recipe(RECIPES / "vgg16_s384.yaml")
     assert "vgg16_s384.yaml line 14: model.init_from is invalid: no such file" in str(error.value)
 
 
@@ -149,20 +149,20 @@ def test_every_recipe_in_the_repository_validates(path):
 
         load(path, TransferRecipe, check_paths=False)
         return
-    recipe = load_recipe(path, check_paths=False)
+    recipe = load_train_recipe(path, check_paths=False)
     assert recipe.name == path.stem
-    smoke = load_recipe(path, smoke=True)  # the smoke setting needs no external files
+    smoke = load_train_recipe(path, smoke=True)  # the smoke setting needs no external files
     assert smoke.data.crop == 32 and smoke.schedule.epochs == 1
 
 
 def test_table3_chain_is_explicit():
     """Deeper S=256 nets start from net A; S=384 from S=256; [256, 512] from S=384 (lr 1e-3)."""
     for config in ("vgg13", "vgg16_conv1", "vgg16", "vgg19"):
-        recipe = load_recipe(RECIPES / f"{config}_s256.yaml", check_paths=False)
+        recipe = load_train_recipe(RECIPES / f"{config}_s256.yaml", check_paths=False)
         assert recipe.model.warm_start == "runs/vgg11_s256"
     for config in ("vgg16_conv1", "vgg16", "vgg19"):
-        s384 = load_recipe(RECIPES / f"{config}_s384.yaml", check_paths=False)
-        jitter = load_recipe(RECIPES / f"{config}_s256_512.yaml", check_paths=False)
+        s384 = load_train_recipe(RECIPES / f"{config}_s384.yaml", check_paths=False)
+        jitter = load_train_recipe(RECIPES / f"{config}_s256_512.yaml", check_paths=False)
         assert s384.model.init_from == f"runs/{config}_s256" and s384.optimizer.lr == 1e-3
         assert jitter.model.init_from == f"runs/{config}_s384" and jitter.data.scale == (256, 512)
 

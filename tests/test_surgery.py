@@ -26,9 +26,13 @@ def _numpy(x):
     ],
 )
 def test_output_at_the_native_size_equals_the_classifier(config, options):
-    model = tiny_model(config, **options)
-    images = random_images(3)
+    # 64x96 input: FC-1 sees a 2x3 map, so the flatten order (rows, columns, channels) of
+    # its reshaped kernel matters and a transposed or channel-first reshape would differ.
+    model = tiny_model(config, input_shape=(64, 96, 3), **options)
+    assert model.get_layer("flatten").input.shape[1:3] == (2, 3)
+    images = np.random.default_rng(0).uniform(0, 255, (3, 64, 96, 3)).astype("float32")
     fcn = fully_convolutional(model)
+    assert fcn.get_layer("fc1").kernel.shape[:2] == (2, 3)
     scores = _numpy(fcn(images))
     assert scores.shape == (3, 1, 1, 5)
     np.testing.assert_allclose(scores[:, 0, 0], _numpy(model(images)), **TOLERANCE)

@@ -16,12 +16,10 @@ import keras
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from helpers import tiny_model
 
 import kvgg
 from kvgg.cli import main
 from kvgg.io import load_model, read_info
-from kvgg.models.surgery import warm_start
 from kvgg.train import (
     PlateauSchedule,
     PlateauState,
@@ -29,7 +27,9 @@ from kvgg.train import (
     TrainingDiverged,
     fit,
     init_from,
+    warm_start,
 )
+from tests.helpers import tiny_model
 
 QUICKSTART = Path(__file__).resolve().parent.parent / "recipes" / "quickstart.yaml"
 TINY = [
@@ -207,7 +207,7 @@ def test_warm_start_copies_net_a_first_four_convs_and_fc_layers():
     net_a = tiny_model("A", input_shape=(32, 32, 3))
     net_d = tiny_model("D", input_shape=(32, 32, 3))
     untouched = net_d.get_layer("block1_conv2").get_weights()[0].copy()
-    copied = warm_start(net_d, net_a)
+    copied = warm_start(net_d, source=net_a)
     assert copied == [
         "block1_conv1",
         "block2_conv1",
@@ -230,7 +230,7 @@ def test_warm_start_shape_mismatch_is_an_error_and_copies_nothing():
     net_e = tiny_model("E")
     before = net_e.get_layer("block1_conv1").get_weights()[0].copy()
     with pytest.raises(ValueError, match="Layer 'block1_conv1' differs in shape"):
-        warm_start(net_e, net_a)
+        warm_start(net_e, source=net_a)
     np.testing.assert_array_equal(net_e.get_layer("block1_conv1").get_weights()[0], before)
 
 
@@ -271,6 +271,30 @@ def test_kvgg_plot_writes_png_curves(finished_run, tmp_path):
     assert output.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and output.stat().st_size > 10_000
     missing = CliRunner().invoke(main, ["plot", str(tmp_path / "nowhere")])
     assert missing.exit_code == 2 and "No history.csv" in missing.output
+
+
+def test_plot_that_fails_part_way_keeps_the_old_png_and_leaves_no_partial(tmp_path, monkeypatch):
+    import matplotlib.figure
+
+    from kvgg.train import plot_run
+    from kvgg.train.run_dir import HISTORY_COLUMNS
+
+    rows = [",".join(HISTORY_COLUMNS)] + [
+        ",".join(str(epoch if key == "epoch" else 0.5) for key in HISTORY_COLUMNS)
+        for epoch in (1, 2)
+    ]
+    (tmp_path / "history.csv").write_text("\n".join(rows) + "\n")
+    (tmp_path / "curves.png").write_bytes(b"the previous plot")
+
+    def savefig_then_fail(figure, path, **kwargs):
+        Path(path).write_bytes(b"half a png")
+        raise OSError("No space left on device")
+
+    monkeypatch.setattr(matplotlib.figure.Figure, "savefig", savefig_then_fail)
+    with pytest.raises(OSError, match="No space left"):
+        plot_run(tmp_path)
+    assert (tmp_path / "curves.png").read_bytes() == b"the previous plot"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["curves.png", "history.csv"]
 
 
 @pytest.mark.parametrize("recipe", ["vgg11_lrn_s256", "vgg16_s256_512", "vgg16_bn_cifar100"])

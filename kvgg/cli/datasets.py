@@ -6,6 +6,8 @@ import sys
 
 import click
 
+from kvgg.cli.options import legacy_positionals, out_option, renamed_option, require
+
 
 @click.group()
 def data():
@@ -19,16 +21,27 @@ def data():
 
 
 @data.command("to-tfrecord")
-@click.argument("source")
-@click.argument("out", type=click.Path(file_okay=False))
+@click.argument("source", nargs=-1, required=True, metavar="SOURCE")
+@out_option("The folder to write the shards to.")
 @click.option("--shards", type=int, default=8, show_default=True, help="Number of files.")
 @click.option("--prefix", default="train", show_default=True, help="Shard file name prefix.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the record order.")
 def to_tfrecord(source, out, shards, prefix, seed):
-    """Write the images of SOURCE as TFRecord shards (ImageNet schema) in OUT."""
+    """Write the images of SOURCE as TFRecord shards (ImageNet schema) in the folder -o/--out.
+
+    \b
+    kvgg data to-tfrecord data/imagenet/train -o data/imagenet/tfrecord --shards 1024
+    """
+    from kvgg.data import open_source
     from kvgg.data.tfrecord import write_tfrecords
 
-    written, skipped = write_tfrecords(source, out, shards=shards, prefix=prefix, seed=seed)
+    old, new = "kvgg data to-tfrecord SOURCE OUT", "kvgg data to-tfrecord SOURCE -o OUT"
+    (out,) = legacy_positionals(source[1:], old, new, out=out).values()
+    require(out, "-o/--out")
+    source = source[0]
+
+    images = open_source(source)
+    written, skipped = write_tfrecords(images, out, shards=shards, prefix=prefix, seed=seed)
     for path, reason in skipped:
         click.echo(f"skipped {path}: {reason}", err=True)
     click.echo(f"wrote {len(written)} shards to {out} ({len(skipped)} files skipped)")
@@ -36,31 +49,25 @@ def to_tfrecord(source, out, shards, prefix, seed):
 
 @data.command()
 @click.argument("source")
-@click.option(
-    "--output",
-    "-o",
-    type=click.Path(dir_okay=False),
-    default="color_stats.json",
-    show_default=True,
-    help="JSON file that recipes reference.",
-)
+@out_option("JSON file that recipes reference.", default="color_stats.json", show_default=True)
+@renamed_option("--output", new="-o/--out", param="out", type=click.Path())
 @click.option(
     "--max-images",
-    type=int,
+    type=click.IntRange(0),
     default=10_000,
     show_default=True,
     help="Random sample size (0: every image).",
 )
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the sample.")
-def stats(source, output, max_images, seed):
+def stats(source, out, max_images, seed):
     """Mean RGB and the RGB covariance eigen basis of SOURCE (for the colour shift)."""
     from kvgg.data.stats import compute_stats
 
     result = compute_stats(source, max_images=max_images or None, seed=seed)
-    result.save(output)
-    click.echo(f"mean RGB     {_numbers(result.mean)}")
+    click.echo(f"mean RGB     {_numbers(result.mean)}")  # shown first: a failed write loses nothing
     click.echo(f"eigenvalues  {_numbers(result.eigenvalues)}  ([0, 255] scale, AlexNet form)")
-    click.echo(f"wrote {output}")
+    result.save(out)
+    click.echo(f"wrote {out}")
 
 
 @data.command()
@@ -71,9 +78,10 @@ def check(source):
     Decodable oddities that training converts (grayscale, CMYK, alpha, a PNG named .jpg,
     tiny images) are listed as notes.
     """
+    from kvgg.data import open_source
     from kvgg.data.bad_files import check_source
 
-    findings = check_source(source)
+    findings = check_source(open_source(source))
     for finding in findings:
         click.echo(f"{'BAD ' if finding.bad else 'note'}  {finding.path}: {finding.problem}")
     bad = sum(finding.bad for finding in findings)

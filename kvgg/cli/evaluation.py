@@ -4,15 +4,23 @@ from __future__ import annotations
 
 import click
 
-from kvgg.cli.options import MODEL_HELP, SCALES_HELP, Scales
+from kvgg.cli.localization import merge_threshold_option
+from kvgg.cli.options import (
+    MODEL_HELP,
+    SCALES_HELP,
+    Scales,
+    flip_option,
+    max_pixels_option,
+    model_option,
+    out_option,
+    precision_option,
+    renamed_option,
+)
 
 
 @click.command()
-@click.option(
-    "--model",
-    "models",
+@model_option(
     multiple=True,
-    required=True,
     help=MODEL_HELP + " Repeat the option to fuse several models (their posteriors are averaged).",
 )
 @click.option(
@@ -24,14 +32,20 @@ from kvgg.cli.options import MODEL_HELP, SCALES_HELP, Scales
 @click.option(
     "--method",
     type=click.Choice(["dense", "multicrop", "both"]),
-    default="dense",
+    multiple=True,
+    default=["dense"],
     show_default=True,
-    help="Dense (whole image), 50-crop grid per scale, or both.",
+    help="Dense (whole image), 50-crop grid per scale, or both. Fusing: once for all models, "
+    "or repeated, one per --model in the same order.",
 )
-@click.option("--scales", type=Scales(), default=None, help=SCALES_HELP)
 @click.option(
-    "--flip/--no-flip", default=True, show_default=True, help="Average in the mirrored image."
+    "--scales",
+    type=Scales(),
+    multiple=True,
+    help=SCALES_HELP + " Fusing: each model its own preset by default; --scales once for "
+    "all models, or repeated, one set per --model in the same order.",
 )
+@flip_option()
 @click.option(
     "--bucket",
     type=click.IntRange(0),
@@ -40,37 +54,77 @@ from kvgg.cli.options import MODEL_HELP, SCALES_HELP, Scales
     "is reused instead of compiled per image size; 0 for exact sizes. Default: 32 on JAX "
     "(fixed-shape compilation), exact on TensorFlow and PyTorch.",
 )
+@out_option("Also write the report (errors, per-class accuracy) to this JSON file.")
+@renamed_option("--json", new="-o/--out", param="out", type=click.Path())
+@precision_option()
+@max_pixels_option()
 @click.option(
-    "--json",
-    "json_path",
-    type=click.Path(dir_okay=False),
+    "--boxes",
     default=None,
-    help="Also write the report (errors, per-class accuracy) to this JSON file.",
+    help="Localisation (paper Appendix A): the ground-truth boxes of --data (a folder of "
+    "VOC/ILSVRC XML files, or Kaggle's LOC_val_solution.csv). --model is then a localisation "
+    "net (repeat to fuse); prints the localisation errors of both protocols like Tables 8, 9.",
 )
-def evaluate(models, data, method, scales, flip, bucket, json_path):
+@click.option("--classifier", default=None, help="With --boxes: the classifier of the top-5.")
+@merge_threshold_option()
+def evaluate(
+    model, data, method, scales, flip, bucket, out, max_pixels, boxes, classifier, merge_threshold
+):
     """Top-1 / top-5 error of one model, or of several fused, by the paper's protocol.
+
+    A model in a `kvgg fit` run directory also gets the report recorded in
+    RUN/evaluations/, where `kvgg report` finds it.
 
     \b
     kvgg evaluate --model runs/d --data val/ --method both --scales 256,384,512
+    kvgg evaluate --model runs/d --data val/ -o report.json
+    kvgg evaluate --model runs/d_s384 --model runs/d --data val/ \\
+        --scales 352,384,416 --scales 256,384,512 --method both
+    kvgg evaluate --model runs/loc_s384 --classifier runs/d_s384 --data val/ --boxes bbox/val/
     """
+    if boxes or classifier:
+        return _evaluate_localization(model, data, boxes, classifier, scales, merge_threshold, out)
     from kvgg.evaluate import evaluate_files
 
-    report = evaluate_files(
-        models,
+    evaluate_files(
+        model,
         data,
-        method=method,
-        scales=scales,
+        method=list(method),
+        scales=list(scales) or None,
         flip=flip,
         bucket="auto" if bucket is None else bucket or None,
-        json_path=json_path,
+        json_path=out,
+        echo=click.echo,  # the table is shown before any file is written
+        **_bound(max_pixels),
     )
-    click.echo(report.table())
+
+
+def _evaluate_localization(models, data, boxes, classifier, scales, threshold, out):
+    """`kvgg evaluate --boxes`: both localisation protocols (kvgg.localize.files)."""
+    from kvgg.localize.boxes import DEFAULT_MERGE_THRESHOLD
+    from kvgg.localize.files import evaluate_localization
+
+    if not (boxes and classifier):
+        raise click.UsageError("Localisation needs both --boxes and --classifier.")
+    if scales and len(scales) not in (1, len(models)):
+        raise click.UsageError("--scales: give it once, or once per --model.")
+    evaluate_localization(
+        models,
+        classifier,
+        data,
+        boxes,
+        scales=[scales[0]] * len(models) if len(scales) == 1 else list(scales) or None,
+        threshold=DEFAULT_MERGE_THRESHOLD if threshold is None else threshold,
+        out=out,
+        echo=click.echo,
+    )
 
 
 @click.command()
-@click.option("--model", required=True, help=MODEL_HELP)
+@model_option()
 @click.argument("images", nargs=-1, required=True, type=click.Path(dir_okay=False))
 @click.option("--scales", type=Scales(), default=None, help=SCALES_HELP)
+@flip_option()
 @click.option(
     "--top",
     type=click.IntRange(1),
@@ -78,12 +132,19 @@ def evaluate(models, data, method, scales, flip, bucket, json_path):
     show_default=True,
     help="How many classes to print per image.",
 )
-def predict(model, images, scales, top):
-    """Print the most probable classes of each IMAGE (dense multi-scale evaluation)."""
+@max_pixels_option()
+def predict(model, images, scales, flip, top, max_pixels):
+    """Print the most probable classes of each IMAGE (dense multi-scale evaluation).
+
+    \b
+    kvgg predict --model vgg16.keras cat.jpg dog.jpg --top 3
+    """
     from kvgg.evaluate import predict_files
 
     for image, classes in zip(
-        images, predict_files(model, images, scales=scales, top=top), strict=True
+        images,
+        predict_files(model, images, scales=scales, flip=flip, top=top, **_bound(max_pixels)),
+        strict=True,
     ):
         click.echo(image)
         for name, probability in classes:
@@ -91,23 +152,60 @@ def predict(model, images, scales, top):
 
 
 @click.command()
-@click.option("--model", required=True, help=MODEL_HELP)
-@click.argument("image", type=click.Path(dir_okay=False))
-@click.option(
-    "--out",
-    required=True,
-    type=click.Path(dir_okay=False),
-    help="Output picture (.png, .pdf, .svg, ...).",
+@model_option()
+@click.argument("images", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@out_option(
+    "A folder for the pictures (IMAGE's name + .scoremap.png), or for one IMAGE a file "
+    "(.png, .pdf, .svg, ...). Default: beside each IMAGE."
 )
 @click.option(
-    "--scale",
-    type=click.IntRange(1),
+    "--scales",
+    type=Scales(),
     default=None,
-    help="Test scale Q; default: the middle of the model's default scales.",
+    help="The test scale Q (one value). Default: the middle of the model's default scales.",
 )
-def scoremap(model, image, out, scale):
-    """Draw the dense score map of IMAGE's top class over the image."""
-    from kvgg.evaluate import score_map_file
+@renamed_option("--scale", new="--scales", param="scales", type=Scales())
+@flip_option()
+def scoremap(model, images, out, scales, flip):
+    """Draw the dense score map of each IMAGE's top class over the whole image.
 
-    name, probability = score_map_file(model, image, out, scale=scale)
-    click.echo(f"{name} ({probability:.1%}): wrote {out}")
+    \b
+    kvgg scoremap --model vgg16.keras photo.jpg          # writes photo.scoremap.png
+    kvgg scoremap --model vgg16.keras *.jpg -o maps/ --scales 512
+    """
+    from kvgg.evaluate import score_map_files
+
+    if scales is not None and len(scales) != 1:
+        raise ValueError(f"A score map is drawn at one scale Q. Received: --scales {scales}")
+    (scale,) = scales or (None,)
+    for path, name, probability in score_map_files(model, images, out, scale=scale, flip=flip):
+        click.echo(f"{name} ({probability:.1%}): wrote {path}")
+
+
+def _bound(max_pixels: int | None) -> dict:
+    """``--max-pixels`` when given; else the library's default bound applies."""
+    return {} if max_pixels is None else {"max_pixels": max_pixels}
+
+
+@click.command()
+@click.argument("runs", nargs=-1, required=True, metavar="RUN_OR_JSON...")
+@out_option(
+    "Also write the report: .md (Markdown tables), .json, or .png/.pdf/.svg (a picture of "
+    "the errors by configuration and method). Repeatable.",
+    multiple=True,
+)
+def report(runs, out):
+    """Your evaluations beside the paper's Tables 3-7 (top-1 / top-5 error %).
+
+    RUN_OR_JSON is a run directory (its evaluations/, which `kvgg evaluate` fills), a
+    folder of runs such as runs/, or a JSON file from `kvgg evaluate -o`. Rows nobody
+    evaluated stay blank; evaluations that fit no row of the paper are listed after.
+
+    \b
+    kvgg evaluate --model runs/vgg16 --data val/ --scales 384
+    kvgg evaluate --model runs/vgg16 --data val/ --method both
+    kvgg report runs/ -o table.md -o errors.png
+    """
+    from kvgg.evaluate.paper_tables import paper_report
+
+    paper_report(runs, out, echo=click.echo)

@@ -4,20 +4,59 @@ from __future__ import annotations
 
 import click
 
+from kvgg.cli.options import (
+    LegacyArguments,
+    legacy_positionals,
+    model_option,
+    out_option,
+    require,
+)
+
 
 @click.command()
-@click.argument("config", metavar="CONFIG")
-@click.option("--width", type=float, default=1.0, show_default=True, help="Channel multiplier.")
+@click.option(
+    "--config",
+    help="A, A-LRN, B, C, D, E or an alias such as vgg16 (case-insensitive), or a training "
+    "recipe (.yaml), e.g. recipes/ablation/b_5x5.yaml for Sec. 4.1's 5x5 net.",
+)
+@click.argument("legacy", nargs=-1, cls=LegacyArguments)
+@click.option(
+    "--width", type=float, default=None, help="Channel multiplier. Default: 1, or the recipe's."
+)
 @click.option("--batch-norm", is_flag=True, help="The BN variant (BN after every conv).")
-@click.option("--image-size", type=int, default=224, show_default=True, help="Input side.")
+@click.option(
+    "--image-size",
+    type=click.IntRange(1),
+    default=None,
+    help="Input side. Default: 224, or the recipe's crop.",
+)
 @click.option("--num-classes", type=int, default=1000, show_default=True)
-def summary(config, width, batch_norm, image_size, num_classes):
-    """Per-layer output shape, parameters, multiply-adds and activation memory of CONFIG.
+def summary(config, legacy, width, batch_norm, image_size, num_classes):
+    """Per-layer output shape, parameters, multiply-adds and activation memory of a model.
 
-    CONFIG is A, A-LRN, B, C, D, E or an alias such as vgg16 (case-insensitive).
+    \b
+    kvgg summary --config D
+    kvgg summary --config A --width 0.25 --image-size 32 --num-classes 10
+    kvgg summary --config recipes/quickstart.yaml
     """
     from kvgg.models import build, format_profile, profile
+    from kvgg.models.configs import INPUT_SIZE
 
+    (config,) = legacy_positionals(
+        legacy, "kvgg summary CONFIG", "kvgg summary --config CONFIG", config=config
+    ).values()
+    require(config, "--config")
+
+    if config.endswith((".yaml", ".yml")):
+        from kvgg.train import load_train_recipe
+
+        recipe = load_train_recipe(config, check_paths=False)
+        config = recipe.model.vgg_config
+        width = recipe.model.width if width is None else width
+        batch_norm = batch_norm or recipe.model.batch_norm
+        image_size = image_size or recipe.data.crop
+    width = 1.0 if width is None else width
+    image_size = image_size or INPUT_SIZE
     model = build(
         config,
         width=width,
@@ -35,16 +74,20 @@ def surgery():
 
 
 @surgery.command("fcn")
-@click.argument("source", metavar="IN.keras", type=click.Path(dir_okay=False))
-@click.argument("destination", metavar="OUT.keras", type=click.Path(dir_okay=False))
+@model_option(required=False)
+@out_option("The fully-convolutional .keras file to write.")
+@click.argument("legacy", nargs=-1, cls=LegacyArguments)
 @click.option(
     "--until",
     type=click.Choice(["fc1", "fc2"]),
     default=None,
     help="Stop after this FC layer's ReLU (fc2: the 4096-D transfer descriptor map).",
 )
-def surgery_fcn(source, destination, until):
-    """Convert the classifier IN.keras to a fully-convolutional OUT.keras.
+def surgery_fcn(model, out, legacy, until):
+    """Convert the classifier --model to a fully-convolutional .keras file, -o/--out.
+
+    \b
+    kvgg surgery fcn --model vgg16.keras -o vgg16_fcn.keras
 
     FC-1 becomes a 7x7 valid convolution, FC-2 and FC-3 1x1 convolutions with the same
     weights; the result takes images of any size and outputs a map of class posteriors
@@ -52,7 +95,16 @@ def surgery_fcn(source, destination, until):
     """
     from kvgg.models.surgery import fully_convolutional_file
 
-    click.echo(f"Wrote {fully_convolutional_file(source, destination, until=until)}")
+    model, out = legacy_positionals(
+        legacy,
+        "kvgg surgery fcn IN.keras OUT.keras",
+        "kvgg surgery fcn --model IN.keras -o OUT.keras",
+        model=model,
+        out=out,
+    ).values()
+    require(model, "--model")
+    require(out, "-o/--out")
+    click.echo(f"Wrote {fully_convolutional_file(model, out, until=until)}")
 
 
 @click.group()
@@ -80,20 +132,18 @@ def weights():
     required=True,
     help="VGG configuration: A, B, D, E or vgg11, vgg13, vgg16, vgg19 (BN is read from the file).",
 )
-@click.option(
-    "--out",
-    type=click.Path(dir_okay=False),
+@out_option(
+    "The .keras file to write (with ImageNet class names and the weights' origin).",
     required=True,
-    help="The .keras file to write (with ImageNet class names and the weights' origin).",
 )
 def import_(source, file, config, out):
     """Import published weights into a kvgg model that takes RGB images in [0, 255].
 
     \b
     Example:
-      kvgg weights import --from keras --config D --out vgg16.keras
+      kvgg weights import --from keras --config D -o vgg16.keras
       kvgg weights import --from torchvision --file vgg16_bn-6c64b313.pth \\
-          --config D --out vgg16_bn.keras
+          --config D -o vgg16_bn.keras
     """
     from kvgg.weights import import_weights
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from kvgg.cli.options import SET_HELP, SMOKE_HELP
+from kvgg.cli.options import SET_HELP, SMOKE_HELP, out_option, renamed_option
 
 
 @click.command()
@@ -40,16 +40,18 @@ def recipe():
 def recipe_show(path, overrides, smoke):
     """Print the resolved recipe PATH (defaults filled in, overrides applied) as YAML."""
     from kvgg.recipe import to_yaml
-    from kvgg.train import load_recipe
+    from kvgg.train import load_train_recipe
 
-    click.echo(to_yaml(load_recipe(path, overrides, smoke=smoke, check_paths=False)), nl=False)
+    recipe = load_train_recipe(path, overrides, smoke=smoke, check_paths=False)
+    click.echo(to_yaml(recipe), nl=False)
 
 
 @click.command()
 @click.argument("run_dir", type=click.Path(file_okay=False))
-@click.option("--output", type=click.Path(dir_okay=False), help="Default: RUN_DIR/curves.png.")
-def plot(run_dir, output):
-    """Plot the loss, accuracy and learning-rate curves of RUN_DIR to a PNG file."""
+@out_option("The picture to write (.png, .pdf, .svg, ...). Default: RUN_DIR/curves.png.")
+@renamed_option("--output", new="-o/--out", param="out", type=click.Path())
+def plot(run_dir, out):
+    """Plot the loss, accuracy and learning-rate curves of RUN_DIR to a picture."""
     from kvgg.train import plot_run
 
-    click.echo(f"Wrote {plot_run(run_dir, output)}")
+    click.echo(f"Wrote {plot_run(run_dir, out)}")

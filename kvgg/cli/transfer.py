@@ -6,7 +6,15 @@ import os
 
 import click
 
-from kvgg.cli.options import Scales
+from kvgg.cli.options import (
+    Scales,
+    flip_option,
+    legacy_positionals,
+    model_option,
+    out_option,
+    precision_option,
+    require,
+)
 
 
 @click.command()
@@ -39,59 +47,68 @@ def transfer(recipe_path, overrides):
 
 
 @click.command()
-@click.argument("model", type=click.Path())
-@click.argument("data", metavar="SOURCE")
-@click.option(
-    "-o",
-    "--out",
+@model_option(required=False)
+@click.argument("data", nargs=-1, required=True, metavar="SOURCE")
+@out_option(
+    "The .npz file to write (features, labels, image_ids, class_names, settings).",
     required=True,
-    type=click.Path(dir_okay=False),
-    help="The .npz file to write (features, labels, image_ids, class_names, settings).",
 )
 @click.option(
     "--scales",
     type=Scales(),
-    default="256,384,512",
-    show_default=True,
-    help="Smallest image sides Q, comma-separated (paper: VOC 256..768, Caltech 256..512).",
+    default=None,
+    help="Smallest image sides Q, comma-separated (paper: VOC 256..768, Caltech 256..512). "
+    "Default: kvgg.transfer.DEFAULT_SCALES.",
 )
 @click.option(
     "--combine",
     type=click.Choice(["average", "stack"]),
-    default="average",
-    show_default=True,
-    help="Average the per-scale descriptors (VOC) or stack them (Caltech).",
+    default=None,
+    help="Average the per-scale descriptors (VOC) or stack them (Caltech). "
+    "Default: kvgg.transfer.DEFAULT_COMBINE.",
 )
+@flip_option()
 @click.option(
-    "--flip/--no-flip", default=True, show_default=True, help="Average in the mirrored image."
+    "--batch-size",
+    type=click.IntRange(1),
+    default=None,
+    help="Images per forward pass. Default: kvgg.transfer.DEFAULT_BATCH_SIZE.",
 )
-@click.option("--batch-size", type=click.IntRange(1), default=8, show_default=True)
 @click.option(
     "--cache-dir",
     type=click.Path(file_okay=False),
     default=None,
     help="Feature cache (resumable). Default: ~/.cache/kvgg/features.",
 )
+@precision_option()
 def features(model, data, out, scales, combine, flip, batch_size, cache_dir):
     """Write L2-normalised 4096-D VGG descriptors (FC-2, dense, paper App. B) of SOURCE.
 
-    MODEL is a .keras classifier or a run directory; SOURCE an image folder or any source
-    spec (voc:VOCdevkit?year=2007&split=test, caltech:DIR?kind=101&seed=0, ...). For users
-    who bring their own classifier: np.load(OUT)["features"].
+    SOURCE is an image folder or any source spec (voc:VOCdevkit?year=2007&split=test,
+    caltech:DIR?kind=101&seed=0, ...). For users who bring their own classifier:
+    np.load(OUT)["features"].
 
     \b
-    Example:  kvgg features vgg16.keras voc:data/VOCdevkit?split=test -o voc07_test.npz
+    Example:  kvgg features --model vgg16.keras voc:data/VOCdevkit?split=test -o voc07.npz
     """
     from kvgg.transfer.features import extract_features_file
 
+    (model,) = legacy_positionals(
+        data[:-1],
+        "kvgg features MODEL SOURCE",
+        "kvgg features --model MODEL SOURCE",
+        model=model,
+    ).values()
+    require(model, "--model")
+    data = data[-1]
+
+    chosen = {"scales": scales, "combine": combine, "batch_size": batch_size}
     path = extract_features_file(
         model,
         data,
         out,
-        scales=scales,
-        combine=combine,
         flip=flip,
-        batch_size=batch_size,
         cache_dir=cache_dir,
+        **{key: value for key, value in chosen.items() if value is not None},  # else defaults
     )
     click.echo(f"Wrote {path}")

@@ -16,6 +16,12 @@ import logging
 import re
 import threading
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from kvgg.models.configs import STRIDE
+
+if TYPE_CHECKING:  # annotations only: kvgg.data.sources reports bad files with this module
+    from kvgg.data.sources import Source
 
 logger = logging.getLogger("kvgg.data")
 
@@ -87,16 +93,16 @@ class Finding:
     bad: bool
 
 
-def check_source(source, *, progress: bool = True) -> list[Finding]:
+def check_source(source: Source, *, progress: bool = True) -> list[Finding]:
     """Scan every image of a file source with the pipeline's own decoder.
 
-    Reports undecodable files (empty, truncated, not an image) as bad, and decodable
-    oddities that the pipeline converts (grayscale, CMYK, RGBA, a PNG or GIF named .jpg,
-    images smaller than 32 pixels) as notes.
+    Reports undecodable or unreadable files (empty, truncated, not an image, gone) as
+    bad, and decodable oddities that the pipeline converts (grayscale, CMYK, RGBA, a PNG,
+    GIF or WebP named .jpg, images smaller than 32 pixels) as notes.
 
     Args:
-        source: a source (image folder, labels file, VOC, Caltech, TFRecord shards) or
-            its spec for :func:`~kvgg.data.open_source`.
+        source: a `~kvgg.data.Source` (image folder, labels file, VOC, Caltech, TFRecord
+            shards); open a spec string with :func:`~kvgg.data.open_source` first.
         progress: show a progress bar.
 
     Returns:
@@ -106,36 +112,74 @@ def check_source(source, *, progress: bool = True) -> list[Finding]:
         >>> for finding in check_source(image_folder("train")):  # doctest: +SKIP
         ...     print(finding.path, finding.problem)
     """
-    import tensorflow as tf
     from tqdm import tqdm
 
-    from kvgg.data.spec import open_source
-    from kvgg.data.transforms import decode_rgb
-
-    source = open_source(source)
     findings = []
-    items = source.named_dataset().as_numpy_iterator()
+    # File sources give paths, read here: a file unreadable or gone since listing is a
+    # finding, not a crash of the whole scan.
+    items = source.named_dataset(read=not source.stores_files).as_numpy_iterator()
     for image, _, name in tqdm(items, total=len(source), desc="check", disable=not progress):
         if not isinstance(image, bytes):
             continue  # in-memory images were decoded when loaded
         path = name.decode()
-        problem = _header_problem(image, path)
+        if source.stores_files:
+            try:
+                with open(path, "rb") as file:
+                    image = file.read()
+            except OSError as error:
+                findings.append(Finding(path, f"cannot be read: {error.strerror}", True))
+                continue
         try:
-            decoded = decode_rgb(tf.constant(image)).numpy()
-        except (tf.errors.InvalidArgumentError, tf.errors.UnknownError) as error:
-            findings.append(Finding(path, problem or _first_line(error.message), True))
+            decoded = decode_image_bytes(image, path)
+        except ValueError as error:
+            findings.append(Finding(path, str(error), True))
             continue
+        problem = _header_problem(image, path)
         if problem:
             findings.append(Finding(path, problem, False))
-        elif min(decoded.shape[:2]) < 32:
+        elif min(decoded.shape[:2]) < STRIDE:
             findings.append(
                 Finding(path, f"tiny image ({decoded.shape[1]}x{decoded.shape[0]})", False)
             )
     return findings
 
 
+def decode_image_bytes(data: bytes, path: str = ""):
+    """Decode one encoded image by the rule every part of kvgg applies: `looks_decodable`,
+    then the pipelines' decoder. `kvgg data check`, the training and evaluation pipelines,
+    colour statistics and `kvgg predict` accept exactly the same files.
+
+    Args:
+        data: the file's bytes.
+        path: the file's name (its suffix refines the reason given).
+
+    Returns:
+        A uint8 (H, W, 3) RGB array.
+
+    Raises:
+        ValueError: why the bytes are refused (e.g. "empty file (0 bytes)").
+
+    Example:
+        >>> decode_image_bytes(b"", "x.jpg")
+        Traceback (most recent call last):
+        ...
+        ValueError: empty file (0 bytes)
+    """
+    import tensorflow as tf
+
+    from kvgg.data.transforms import decode_rgb
+
+    encoded = tf.constant(data)
+    if not bool(looks_decodable(encoded)):
+        raise ValueError(_header_problem(data, path) or "truncated or damaged image")
+    try:
+        return decode_rgb(encoded).numpy()
+    except (tf.errors.InvalidArgumentError, tf.errors.UnknownError) as error:
+        raise ValueError(_header_problem(data, path) or _first_line(error.message)) from None
+
+
 def looks_decodable(encoded):
-    """Graph-safe check of encoded bytes: they start like a JPEG, PNG, GIF or BMP file
+    """Graph-safe check of encoded bytes: they start like a JPEG, PNG, GIF, BMP or WebP file
     and, for a JPEG, hold an end-of-image marker among the last 32 bytes (truncated files
     lack it). Anything else wrong is left to the decoder.
 
@@ -159,7 +203,13 @@ def looks_decodable(encoded):
     return known & ((prefix != _PREFIXES[0]) | has_end)
 
 
-_SIGNATURES = {b"\xff\xd8\xff": "JPEG", b"\x89PNG": "PNG", b"GIF8": "GIF", b"BM": "BMP"}
+_SIGNATURES = {
+    b"\xff\xd8\xff": "JPEG",
+    b"\x89PNG": "PNG",
+    b"GIF8": "GIF",
+    b"BM": "BMP",
+    b"RIFF": "WebP",  # tf.io.decode_image decodes WebP; other RIFF files fail the decoder
+}
 _PREFIXES = [sig[:2] for sig in _SIGNATURES]  # JPEG first
 
 
@@ -168,13 +218,15 @@ def _header_problem(data: bytes, path: str) -> str | None:
     if not data:
         return "empty file (0 bytes)"
     kind = next((k for sig, k in _SIGNATURES.items() if data.startswith(sig)), None)
+    if kind == "WebP" and data[8:12] != b"WEBP":
+        kind = None  # a RIFF file of another kind (WAV, AVI)
     if kind is None:
         return "not an image (unknown file signature)"
     suffix = path.rsplit(".", 1)[-1].lower()
     if kind != "JPEG" and suffix in ("jpg", "jpeg"):
         return f"{kind} data in a .{suffix} file"
     if kind == "JPEG":
-        if b"\xff\xd9" not in data[-16:]:
+        if b"\xff\xd9" not in data[-32:]:  # where `looks_decodable` looks
             return "truncated JPEG (no end-of-image marker)"
         components = _jpeg_components(data)
         if components == 1:

@@ -41,7 +41,7 @@ def class_name(folder_name: str) -> str:
     return rest if prefix.isdigit() and rest else folder_name
 
 
-def load_or_create(path: Path, files: dict[str, list[str]], kind: int, seed: int) -> dict:
+def load_or_create(path: Path, files: dict[str, list[str]], *, kind: int, seed: int) -> dict:
     """The split saved at ``path``; drawn with ``seed`` and saved atomically if absent."""
     if path.is_file():
         split = json.loads(path.read_text())

@@ -35,12 +35,12 @@ Knobs, and what they cost:
 
 from __future__ import annotations
 
-import os
-
 import tensorflow as tf
 
 from kvgg.data import transforms
 from kvgg.data.bad_files import STRICT_MESSAGE, looks_decodable
+from kvgg.data.cpus import usable_cpus
+from kvgg.models.configs import INPUT_SIZE
 
 AUTOTUNE = tf.data.AUTOTUNE
 
@@ -52,7 +52,7 @@ def train_dataset(
     *,
     batch_size: int,
     scale=256,
-    crop: int = 224,
+    crop: int = INPUT_SIZE,
     flip: bool = True,
     color_stats=None,
     shuffle: bool = True,
@@ -61,6 +61,7 @@ def train_dataset(
     strict: bool = False,
     repeat: bool = False,
     shuffle_buffer: int = 10_000,
+    shard: tuple[int, int] | None = None,
 ) -> tf.data.Dataset:
     """Batches of the paper's training augmentation (Sec. 3.1).
 
@@ -85,6 +86,10 @@ def train_dataset(
         strict: stop at the first undecodable image instead of skipping it.
         repeat: repeat forever (then pass ``steps_per_epoch`` to ``fit``).
         shuffle_buffer: records buffered when shuffling TFRecord shards.
+        shard: ``(num_workers, worker_index)``: this worker's share of each epoch's image
+            list, for multi-worker training. Every worker shuffles the whole list alike
+            (``seed`` is required) and takes every ``num_workers``-th image from
+            ``worker_index`` on, so each image is read and decoded by one worker per epoch.
 
     Returns:
         A dataset of (float32 (B, crop, crop, 3) images in [0, 255], labels).
@@ -96,6 +101,8 @@ def train_dataset(
     """
     _check_scale(scale, crop, "scale")
     items, unread = _ordered_items(source, shuffle, seed, cache, shuffle_buffer)
+    if shard is not None:
+        items = _shard(items, shard, shuffle, seed)
     if repeat:
         items = items.repeat()
     seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True)
@@ -123,7 +130,7 @@ def train_dataset(
     return batches.prefetch(AUTOTUNE)
 
 
-def eval_dataset(source, *, batch_size: int, scale: int = 256, crop: int = 224):
+def eval_dataset(source, *, batch_size: int, scale: int = 256, crop: int = INPUT_SIZE):
     """Batches for single-crop evaluation: rescale to Q = ``scale``, then the centre crop.
 
     (Dense and multi-crop evaluation, which see the whole rescaled image, read
@@ -192,6 +199,22 @@ def _ordered_items(source, shuffle, seed, cache, shuffle_buffer):
     if shuffle:
         items = items.shuffle(len(source), seed=seed, reshuffle_each_iteration=True)
     return items, False
+
+
+def _shard(items, shard, shuffle, seed):
+    """This worker's share of `items` (see `train_dataset`'s ``shard``)."""
+    count, index = shard
+    if not (isinstance(count, int) and isinstance(index, int) and 0 <= index < count):
+        raise ValueError(
+            f"shard must be (num_workers, worker_index) with 0 <= worker_index < num_workers. "
+            f"Received: shard={shard!r}"
+        )
+    if shuffle and seed is None:
+        raise ValueError(
+            "Sharding a shuffled dataset needs a seed: every worker must shuffle the image "
+            "list alike for the shares to be disjoint. Received: seed=None"
+        )
+    return items.shard(count, index)
 
 
 def _guarded_map(items, fn, source, *, strict, unread, seeds=None, ordered=True, batch_size=None):
@@ -288,7 +311,7 @@ def _bad_file_handler(source, strict):
 
 
 def _cores():
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return usable_cpus()  # the affinity mask, capped by a container's CPU quota
 
 
 def _zeros(spec):

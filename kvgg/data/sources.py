@@ -19,7 +19,7 @@ import numpy as np
 import tensorflow as tf
 
 from kvgg.data import caltech_splits, tfrecord, voc_annotations
-from kvgg.data.bad_files import BadFiles
+from kvgg.data.bad_files import BadFiles, logger
 from kvgg.data.class_names import KERAS_CLASS_NAMES
 from kvgg.io import imagenet_synsets
 
@@ -405,9 +405,11 @@ def tfrecords(pattern, classes=None) -> TFRecordSource:
     pattern = str(pattern)
     if Path(pattern).is_dir():
         pattern = str(Path(pattern) / "*.tfrecord")
-    files = sorted(glob.glob(pattern))
+    files = sorted(path for path in glob.glob(pattern) if Path(path).is_file())
     if not files:
         raise FileNotFoundError(f"No TFRecord files match '{pattern}'.")
+    for file in files:
+        _check_tfrecord(file)
     if classes is not None:
         class_names = _class_list(classes)
     elif (Path(files[0]).parent / tfrecord.CLASSES_FILE).is_file():
@@ -497,7 +499,7 @@ def caltech(root, kind: int = 101, subset: str = "train", seed: int = 0, split_d
         if not names:
             raise ValueError(f"Class folder '{folder / name}' contains no images.")
     split_file = Path(split_dir or folder.parent) / f"caltech{kind}-split-seed{seed}.json"
-    split = caltech_splits.load_or_create(split_file, files, int(kind), int(seed))
+    split = caltech_splits.load_or_create(split_file, files, kind=int(kind), seed=int(seed))
     class_names = [caltech_splits.class_name(name) for name in class_folders]
     paths, labels = [], []
     for index, name in enumerate(class_folders):
@@ -578,6 +580,16 @@ def _array_source(name, class_names, images, labels) -> ArraySource:
     return ArraySource(name, class_names, labels, images)
 
 
+def _check_tfrecord(file) -> None:
+    """Refuse a file whose first record is not a TFRecord (a cheap read of one record)."""
+    try:
+        for _ in tf.data.TFRecordDataset(file).take(1):
+            pass
+    except tf.errors.OpError as error:  # DataLossError, mostly
+        first = error.message.strip().splitlines()[0] if error.message.strip() else ""
+        raise ValueError(f"'{file}' is not a TFRecord file (or is damaged): {first}") from None
+
+
 def _check_subset(subset):
     if subset not in ("train", "test"):
         raise ValueError(f"subset must be 'train' or 'test'. Received: subset={subset!r}")
@@ -594,11 +606,15 @@ def _existing_dir(path, what) -> Path:
 
 
 def _image_files(folder: Path) -> list[str]:
-    return sorted(
-        str(p)
+    candidates = [
+        p
         for p in folder.iterdir()
-        if p.suffix.lower() in IMAGE_EXTENSIONS and not p.name.startswith(".") and p.is_file()
-    )
+        if p.suffix.lower() in IMAGE_EXTENSIONS and not p.name.startswith(".")
+    ]
+    for path in candidates:
+        if path.is_symlink() and not path.exists():  # a loop, or a link to nothing
+            logger.warning("Skipped %s: a symbolic link that leads to no file (a loop?)", path)
+    return sorted(str(p) for p in candidates if p.is_file())
 
 
 def _listed_files(folder: Path, names, listing) -> list[Path]:

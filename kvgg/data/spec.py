@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import os
 from pathlib import Path
 from urllib.parse import parse_qsl
 
@@ -20,7 +21,7 @@ KINDS = {
 SHORTHANDS = {"digits": "digits", "fashion_mnist": "keras", "cifar10": "keras", "cifar100": "keras"}
 
 
-def open_source(spec) -> sources.Source:
+def open_source(spec: sources.Source | str | os.PathLike | dict) -> sources.Source:
     """Open a dataset named by a recipe dict or a command-line string.
 
     Strings:
@@ -55,6 +56,10 @@ def open_source(spec) -> sources.Source:
     if not isinstance(spec, (str, Path)):
         raise ValueError(f"A data source is a string or a dict. Received: spec={spec!r}")
     text = str(spec)
+    if not text.strip():
+        raise ValueError(
+            "A data source cannot be empty (write . for the current folder). Received: spec=''"
+        )
     head, _, query = text.partition("?")
     kind, sep, rest = head.partition(":")
     options = dict(parse_qsl(query, keep_blank_values=True))
@@ -92,6 +97,17 @@ def _call(kind, options, described):
         raise ValueError(
             f"Unknown option {unknown[0]!r} for a {kind} source in {described!r}; "
             f"expected some of {sorted(parameters)}."
+        )
+    required = [
+        name
+        for name, parameter in parameters.items()
+        if parameter.default is inspect.Parameter.empty and options.get(name) in (None, "")
+    ]
+    if required:
+        shown = ["path" if name == KINDS[kind][1] else name for name in required]
+        raise ValueError(
+            f"A {kind} source needs {' and '.join(repr(name) for name in shown)} "
+            f"(missing in {described!r})."
         )
     converted = {}
     for key, value in options.items():

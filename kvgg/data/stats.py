@@ -16,7 +16,9 @@ from pathlib import Path
 
 import numpy as np
 
+from kvgg.data.sources import Source
 from kvgg.io import write_text
+from kvgg.models.configs import IMAGENET_MEAN_RGB
 
 __all__ = ["IMAGENET_STATS", "ColorStats", "compute_stats"]
 
@@ -81,7 +83,7 @@ class ColorStats:
 # Mean RGB of the ILSVRC-2012 training set as used by VGG's released models, and the PCA
 # basis published with AlexNet (as in fb.resnet.torch), eigenvalues scaled to [0, 255].
 IMAGENET_STATS = ColorStats(
-    mean=(123.68, 116.779, 103.939),
+    mean=IMAGENET_MEAN_RGB,
     eigenvalues=(55.46, 4.794, 1.148),
     eigenvectors=(
         (-0.5675, 0.7192, 0.4009),
@@ -91,7 +93,13 @@ IMAGENET_STATS = ColorStats(
 )
 
 
-def compute_stats(source, max_images: int | None = 10_000, seed: int = 0, progress=True):
+def compute_stats(
+    source: Source | str | dict,
+    *,
+    max_images: int | None = 10_000,
+    seed: int = 0,
+    progress: bool = True,
+) -> ColorStats:
     """Mean RGB and covariance eigen basis over (a random sample of) a source's images.
 
     Every pixel of every sampled image counts (images are decoded at full size).

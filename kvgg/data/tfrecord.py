@@ -9,13 +9,17 @@ synset, so 0- and 1-based shards both work.
 
 from __future__ import annotations
 
-import os
+import functools
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import tensorflow as tf
 
-from kvgg.io import write_text
+from kvgg.io import write_atomic, write_text
+
+if TYPE_CHECKING:  # annotations only: kvgg.data.sources reads shards with this module
+    from kvgg.data.sources import FileSource
 
 CLASSES_FILE = "classes.txt"
 
@@ -44,7 +48,14 @@ def scan_synsets(files) -> list[str]:
     return sorted(synsets)
 
 
-def write_tfrecords(source, out_dir, *, shards: int = 8, prefix: str = "train", seed: int = 0):
+def write_tfrecords(
+    source: FileSource,
+    out_dir: str | Path,
+    *,
+    shards: int = 8,
+    prefix: str = "train",
+    seed: int = 0,
+) -> tuple[list[Path], list[tuple[str, str]]]:
     """Write a file source (e.g. an image folder) as ``shards`` TFRecord files.
 
     Files go to ``out_dir/<prefix>-00000-of-000NN.tfrecord`` in a seeded random order (so
@@ -53,8 +64,8 @@ def write_tfrecords(source, out_dir, *, shards: int = 8, prefix: str = "train", 
     cannot be read as an image are left out and returned.
 
     Args:
-        source: a file source (e.g. an image folder), or its spec for
-            :func:`~kvgg.data.open_source`.
+        source: a `~kvgg.data.Source` of image files (e.g. an image folder); open a spec
+            string with :func:`~kvgg.data.open_source` first.
         out_dir: output folder (created).
         shards: number of shards (ImageNet's training set is usually 1024, validation 128).
         prefix: shard name prefix.
@@ -69,49 +80,54 @@ def write_tfrecords(source, out_dir, *, shards: int = 8, prefix: str = "train", 
     from PIL import Image
     from tqdm import tqdm
 
-    from kvgg.data.spec import open_source
-
-    source = open_source(source)
     if shards < 1:
         raise ValueError(f"shards must be at least 1. Received: shards={shards}")
     if not hasattr(source, "paths"):
-        raise ValueError(f"to-tfrecord needs a source of image files; got {source.name!r}.")
+        name = getattr(source, "name", source)
+        raise ValueError(f"to-tfrecord needs a source of image files; got {name!r}.")
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     order = np.random.default_rng(seed).permutation(len(source.paths))
     shards = min(shards, max(len(order), 1))
     outputs = [out_dir / f"{prefix}-{i:05d}-of-{shards:05d}.tfrecord" for i in range(shards)]
     skipped = []
+
+    def write_shard(indices, partial: Path):
+        with tf.io.TFRecordWriter(str(partial)) as writer:
+            for index in indices:
+                path = source.paths[index]
+                data = Path(path).read_bytes()
+                try:
+                    with Image.open(path) as image:
+                        width, height = image.size
+                        kind = (image.format or "").lower()
+                except Exception as error:  # Pillow raises many types for bad files.
+                    skipped.append((path, f"not an image: {error}"))
+                else:
+                    label = int(source.labels[index])
+                    name = source.class_names[label]
+                    example = _example(
+                        data,
+                        path=path,
+                        kind=kind,
+                        height=height,
+                        width=width,
+                        synset=name,
+                        label=label,
+                    )
+                    writer.write(example)
+                progress.update()
+
     with tqdm(total=len(order), desc="to-tfrecord", unit="img") as progress:
         for shard, indices in zip(outputs, np.array_split(order, shards), strict=True):
-            partial = shard.with_name(f".{shard.name}.partial-{os.getpid()}")
-            try:
-                with tf.io.TFRecordWriter(str(partial)) as writer:
-                    for index in indices:
-                        path = source.paths[index]
-                        data = Path(path).read_bytes()
-                        try:
-                            with Image.open(path) as image:
-                                width, height = image.size
-                                kind = (image.format or "").lower()
-                        except Exception as error:  # Pillow raises many types for bad files.
-                            skipped.append((path, f"not an image: {error}"))
-                        else:
-                            name = source.class_names[source.labels[index]]
-                            writer.write(
-                                _example(
-                                    data, path, kind, height, width, name, int(source.labels[index])
-                                )
-                            )
-                        progress.update()
-                os.replace(partial, shard)
-            finally:
-                Path(partial).unlink(missing_ok=True)
+            write_atomic(shard, functools.partial(write_shard, indices))
     write_text(out_dir / CLASSES_FILE, "".join(f"{name}\n" for name in source.class_names))
     return outputs, skipped
 
 
-def _example(data, path, kind, height, width, synset, label) -> bytes:
+def _example(
+    data: bytes, *, path: str, kind: str, height: int, width: int, synset: str, label: int
+) -> bytes:
     def as_bytes(value):
         return tf.train.Feature(bytes_list=tf.train.BytesList(value=[value]))
 

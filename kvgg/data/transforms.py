@@ -34,7 +34,9 @@ def decode_rgb(encoded) -> tf.Tensor:
         encoded: scalar tf.string of encoded image bytes.
 
     Example:
-        >>> image = decode_rgb(tf.io.read_file("cat.jpg"))  # doctest: +SKIP
+        >>> grey = tf.io.encode_png(tf.fill([2, 3, 1], tf.constant(7, tf.uint8)))
+        >>> decode_rgb(grey).shape, int(decode_rgb(grey)[0, 0, 2])  # e.g. of read_file("x.jpg")
+        (TensorShape([2, 3, 3]), 7)
     """
     image = tf.io.decode_image(encoded, channels=3, dtype=tf.uint8, expand_animations=False)
     image.set_shape([None, None, 3])
@@ -70,7 +72,8 @@ def center_crop(image, size: int) -> tf.Tensor:
         size: side of the square crop.
 
     Example:
-        >>> center_crop(rescale(image, 256), 224)  # doctest: +SKIP
+        >>> center_crop(rescale(tf.zeros([375, 500, 3], tf.uint8), 256), 224).shape
+        TensorShape([224, 224, 3])
     """
     shape = tf.shape(image)
     top = (shape[0] - size) // 2
@@ -88,7 +91,8 @@ def random_crop(image, size: int, seed=None) -> tf.Tensor:
         seed: optional stateless seed, shape (2,).
 
     Example:
-        >>> random_crop(rescale(image, 256), 224, seed=[1, 2])  # doctest: +SKIP
+        >>> random_crop(rescale(tf.zeros([375, 500, 3]), 256), 224, seed=[1, 2]).shape
+        TensorShape([224, 224, 3])
     """
     return _crop(image, size, _uniform([2], seed))
 
@@ -101,7 +105,9 @@ def random_flip(image, seed=None) -> tf.Tensor:
         seed: optional stateless seed, shape (2,).
 
     Example:
-        >>> random_flip(crop, seed=[0, 7])  # doctest: +SKIP
+        >>> crop = tf.reshape(tf.range(6.0), [1, 2, 3])  # one row, two columns
+        >>> [random_flip(crop, seed=[0, s])[0, 0].numpy().tolist() for s in range(4)]
+        [[3.0, 4.0, 5.0], [3.0, 4.0, 5.0], [3.0, 4.0, 5.0], [0.0, 1.0, 2.0]]
     """
     return _mirror_if(image, _uniform([], seed))
 
@@ -124,7 +130,10 @@ def color_shift(image, stats, std: float = 0.1, seed=None) -> tf.Tensor:
         float32 (H, W, 3).
 
     Example:
-        >>> color_shift(crop, IMAGENET_STATS, seed=[3, 4])  # doctest: +SKIP
+        >>> from kvgg.data.stats import IMAGENET_STATS
+        >>> shifted = color_shift(tf.fill([2, 2, 3], 100.0), IMAGENET_STATS, seed=[3, 4])
+        >>> bool(tf.reduce_all(shifted == shifted[0, 0])), bool(tf.reduce_any(shifted != 100))
+        (True, True)
     """
     eigenvalues = tf.constant(stats.eigenvalues, tf.float32)
     eigenvectors = tf.constant(stats.eigenvectors, tf.float32)
@@ -148,7 +157,10 @@ def draw_scale(scale, seed=None) -> tf.Tensor:
         seed: optional stateless seed, shape (2,).
 
     Example:
-        >>> draw_scale((256, 512), seed=[0, 1])  # doctest: +SKIP
+        >>> [int(draw_scale((256, 512), seed=[0, s])) for s in range(4)]  # S in [256, 512]
+        [310, 277, 354, 455]
+        >>> int(draw_scale(384, seed=[0, 1]))  # a single scale
+        384
     """
     return tf.cast(_scale(scale, _uniform([], seed)), tf.int32)
 
@@ -167,7 +179,9 @@ def rescale_random_crop(image, scale, size: int, seed=None, flip: bool = False) 
         flip: also mirror the crop left-right with probability 1/2.
 
     Example:
-        >>> rescale_random_crop(image, (256, 512), 224, seed=[0, 1], flip=True)  # doctest: +SKIP
+        >>> image = tf.zeros([375, 500, 3], tf.uint8)
+        >>> rescale_random_crop(image, (256, 512), 224, seed=[0, 1], flip=True).shape
+        TensorShape([224, 224, 3])
     """
     draws = _uniform([4], seed)  # S, top, left, flip: shared with decode_random_crop
     crop = _crop(rescale(image, _scale(scale, draws[0])), size, draws[1:3])
@@ -198,8 +212,9 @@ def decode_random_crop(encoded, scale, size: int, seed=None, flip: bool = False)
         float32 (size, size, 3) on the [0, 255] scale.
 
     Example:
-        >>> crop = decode_random_crop(tf.io.read_file("cat.jpg"), (256, 512), 224, seed=[0, 1])
-        ... # doctest: +SKIP
+        >>> encoded = tf.io.encode_jpeg(tf.zeros([375, 500, 3], tf.uint8))  # or read_file
+        >>> decode_random_crop(encoded, (256, 512), 224, seed=[0, 1]).shape
+        TensorShape([224, 224, 3])
     """
     # Few ops on purpose: inside tf.data each op costs microseconds of scheduling, so the
     # geometry works on (height, width) pairs in float32.

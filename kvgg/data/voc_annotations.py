@@ -38,8 +38,13 @@ def read_split(year_dir: Path, split: str) -> list[str]:
     return ids
 
 
-def read_annotation(path: Path) -> list[VOCObject]:
-    """The objects of one annotation file; errors name the file and the bad element."""
+def read_annotation(path: Path, classes=VOC_CLASSES) -> list[VOCObject]:
+    """The objects of one annotation file; errors name the file and the bad element.
+
+    Args:
+        path: a PASCAL-VOC-style XML file (VOC ``Annotations/`` or ILSVRC ``bbox`` files).
+        classes: the accepted object names (VOC's 20 by default); None accepts any name.
+    """
     if not path.is_file():
         raise FileNotFoundError(f"No VOC annotation file at '{path}'.")
     try:
@@ -49,7 +54,7 @@ def read_annotation(path: Path) -> list[VOCObject]:
     objects = []
     for element in root.iter("object"):
         name = (element.findtext("name") or "").strip()
-        if name not in VOC_CLASSES:
+        if not name or (classes is not None and name not in classes):
             raise ValueError(f"VOC annotation '{path}' has an unknown class: name={name!r}")
         box = element.find("bndbox")
         try:

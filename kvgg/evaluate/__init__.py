@@ -7,13 +7,25 @@ Example:
 """
 
 from kvgg.evaluate.dense import DenseScorer
-from kvgg.evaluate.files import evaluate_files, load_classifier, predict_files, score_map_file
+from kvgg.evaluate.files import (
+    evaluate_files,
+    load_classifier,
+    predict_files,
+    score_map_files,
+    score_map_paths,
+)
 from kvgg.evaluate.forward import Forward
 from kvgg.evaluate.metrics import per_class_accuracy, top_k_error
 from kvgg.evaluate.multicrop import MultiCropScorer, grid_crops
 from kvgg.evaluate.predict import draw_score_map, load_image, predict
 from kvgg.evaluate.report import METHODS, Report, evaluate
-from kvgg.evaluate.scales import JITTERED_SCALES, default_scales, parse_scales, preset_scales
+from kvgg.evaluate.scales import (
+    JITTERED_SCALES,
+    default_flip,
+    default_scales,
+    parse_scales,
+    preset_scales,
+)
 
 __all__ = [
     "JITTERED_SCALES",
@@ -22,6 +34,7 @@ __all__ = [
     "Forward",
     "MultiCropScorer",
     "Report",
+    "default_flip",
     "default_scales",
     "draw_score_map",
     "evaluate",
@@ -34,6 +47,7 @@ __all__ = [
     "predict_files",
     "parse_scales",
     "preset_scales",
-    "score_map_file",
+    "score_map_files",
+    "score_map_paths",
     "top_k_error",
 ]

@@ -45,3 +45,55 @@ def check_scales(scales, crop: int) -> tuple[int, ...]:
             f"image has no {crop}x{crop} window. Received: scales={scales}"
         )
     return scales
+
+
+MAX_PIXELS = 2**24
+"""Default bound on the pixels of one rescaled view (16.8 M: a 4096 x 4096 image, or a
+512-pixel-high strip 32768 wide). Dense evaluation holds a view and its feature maps in
+memory at once; past this, a hostile or freak image (10 x 10000 pixels rescaled to
+Q = 512) would exhaust memory. Raise it with ``max_pixels`` / ``--max-pixels``."""
+
+
+def view_pixels(height: int, width: int, scale: int) -> tuple[int, int]:
+    """(H', W') of an H x W image rescaled so that its smallest side is ``scale``.
+
+    Example:
+        >>> view_pixels(10, 10_000, 32)
+        (32, 32000)
+    """
+    ratio = scale / min(height, width)
+    return round(height * ratio), round(width * ratio)
+
+
+def check_pixels(
+    scales, max_pixels: int | None, shape: tuple[int, int] | None = None, name: str = "An image"
+) -> None:
+    """Refuse test scales, or an image at those scales, whose views exceed ``max_pixels``.
+
+    Without ``shape`` only the scales are checked (a square image has the fewest pixels:
+    Q x Q). ``max_pixels=None`` disables the bound.
+
+    Args:
+        scales: the test scales Q.
+        max_pixels: the bound on H' x W' of one view, or None.
+        shape: (H, W) of the image, if known.
+        name: names the image in the message.
+
+    Example:
+        >>> try:
+        ...     check_pixels([256, 384], MAX_PIXELS, (10, 10_000), "wide.jpg")
+        ... except ValueError as error:
+        ...     print(str(error).split(" view")[0])
+        wide.jpg (10000x10 pixels) at Q = 384 would be a 384000x384
+    """
+    if max_pixels is None:
+        return
+    for q in sorted(scales, reverse=True):
+        height, width = view_pixels(*shape, q) if shape is not None else (q, q)
+        if height * width > max_pixels:
+            what = f"{name} ({shape[1]}x{shape[0]} pixels)" if shape is not None else "Each image"
+            raise ValueError(
+                f"{what} at Q = {q} would be a {width}x{height} view ({height * width:,} "
+                f"pixels), over the bound of {max_pixels:,} pixels (--max-pixels): lower "
+                "the scales or raise the bound."
+            )

@@ -9,9 +9,8 @@ import numpy as np
 
 from kvgg.evaluate.common import check_scales, crop_size, mean_rgb, softmax
 from kvgg.evaluate.forward import Forward
+from kvgg.models.configs import STRIDE
 from kvgg.models.surgery import fully_convolutional
-
-_STRIDE = 32  # five 2x2 max-pools
 
 
 class DenseScorer:
@@ -48,8 +47,13 @@ class DenseScorer:
             "auto" (32 on JAX, None elsewhere).
 
     Example:
-        >>> scorer = DenseScorer(model, scales=(256, 384, 512))
-        >>> posteriors = scorer({q: rescaled[q] for q in scorer.scales})  # doctest: +SKIP
+        >>> import kvgg
+        >>> model = kvgg.build("A", width=1 / 16, input_shape=(32, 32, 3), num_classes=5)
+        >>> scorer = DenseScorer(model, scales=(32, 64))
+        >>> views = {q: np.full((q, q * 3 // 2, 3), 128.0, "float32") for q in scorer.scales}
+        >>> posteriors = scorer(views)  # views[Q]: the image rescaled to smallest side Q
+        >>> posteriors.shape, round(float(posteriors.sum()), 4)
+        ((5,), 1.0)
     """
 
     def __init__(
@@ -60,8 +64,8 @@ class DenseScorer:
         flip: bool = True,
         bucket: int | str | None = "auto",
     ):
-        if isinstance(bucket, int) and bucket % _STRIDE:
-            raise ValueError(f"`bucket` must be a multiple of {_STRIDE}. Received: {bucket}")
+        if isinstance(bucket, int) and bucket % STRIDE:
+            raise ValueError(f"`bucket` must be a multiple of {STRIDE}. Received: {bucket}")
         self.scales = check_scales(scales, crop_size(model))
         self.flip = flip
         fcn = fully_convolutional(model, logits=True)
@@ -76,6 +80,6 @@ class DenseScorer:
         """Posteriors of one rescaled (H, W, 3) image, averaged with its mirror."""
         batch = np.stack([image, image[:, ::-1]]) if self.flip else image[None]
         (height, width), (k_rows, k_cols) = image.shape[:2], self.window
-        rows, cols = height // _STRIDE - k_rows + 1, width // _STRIDE - k_cols + 1
+        rows, cols = height // STRIDE - k_rows + 1, width // STRIDE - k_cols + 1
         scores = self.forward(batch)[:, :rows, :cols]
         return softmax(scores.mean(axis=(1, 2))).mean(axis=0)

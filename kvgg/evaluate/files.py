@@ -2,22 +2,30 @@
 
 A model argument is a `.keras` file or a `kvgg fit` run directory (its ``model.keras``,
 the best epoch). Class names come from the file (`kvgg.io.class_names_for`); test scales
-default to the preset of the training scale stored in it (`default_scales`).
+default to the preset of the training scale stored in it (`default_scales`), flips to the
+recipe it was trained with (`default_flip`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from kvgg.evaluate.common import crop_size
+import keras
+
+from kvgg.data.sources import Source
+from kvgg.evaluate.common import MAX_PIXELS, crop_size
 from kvgg.evaluate.predict import draw_score_map, predict
+from kvgg.evaluate.records import write_records
 from kvgg.evaluate.report import Report, evaluate
-from kvgg.evaluate.scales import default_scales
+from kvgg.evaluate.scales import default_flip, default_scales
 
 
-def load_classifier(path):
+def load_classifier(path: str | Path) -> tuple[keras.Model, list[str], dict]:
     """Load a classifier from a `.keras` file or a run directory.
+
+    Args:
+        path: a `.keras` file or a `kvgg fit` run directory (its ``model.keras``).
 
     Returns:
         (model, class names, kvgg metadata dict).
@@ -27,37 +35,56 @@ def load_classifier(path):
     """
     from kvgg import io
 
-    path = Path(path)
-    if path.is_dir():
-        if not (path / "model.keras").is_file():
-            raise FileNotFoundError(f"{str(path)!r} is a directory without a model.keras.")
-        path = path / "model.keras"
+    path = io.resolve_model_file(path)
     model = io.load_model(path)
+    _check_finite_weights(model, path)
     return model, io.class_names_for(path, model.output_shape[-1]), io.read_info(path)
 
 
+def _check_finite_weights(model, path) -> None:
+    """Refuse a model whose weights hold NaN or infinity (a run that diverged): its
+    outputs would be NaN, which no error rate or prediction can use."""
+    import numpy as np
+
+    for weight in model.weights:
+        if not np.isfinite(keras.ops.convert_to_numpy(weight)).all():
+            raise ValueError(
+                f"{str(path)!r} holds NaN or infinite weights ({weight.path}): the run that "
+                "wrote it diverged, or the file is damaged; use an earlier checkpoint."
+            )
+
+
 def evaluate_files(
-    model_paths: Sequence,
-    data,
+    model_paths: Sequence[str | Path],
+    data: Source | str | dict,
     *,
-    method: str = "dense",
-    scales: Sequence[int] | None = None,
-    flip: bool = True,
+    method: str | Sequence[str] = "dense",
+    scales: Sequence[int] | Sequence[Sequence[int]] | None = None,
+    flip: bool | None = None,
     bucket: int | str | None = "auto",
-    json_path=None,
+    json_path: str | Path | None = None,
     progress: bool = True,
+    max_pixels: int | None = MAX_PIXELS,
+    record: bool = True,
+    echo: Callable[[str], None] | None = None,
 ) -> Report:
-    """`evaluate` saved models (fused when several) on a source; optionally save JSON.
+    """`evaluate` saved models (fused when several) on a source; record and save the report.
 
     Args:
         model_paths: `.keras` files or run directories, all with the same classes.
         data: a source spec for `kvgg.data.open_source`.
-        method: "dense", "multicrop" or "both".
-        scales: test scales; default: the first model's `default_scales`.
-        flip: average in mirrored images.
+        method: "dense", "multicrop" or "both", or one per model (fusion).
+        scales: test scales for all models, or one set per model (in model order);
+            default: each model's own `default_scales` (its training scale's preset).
+        flip: average in mirrored images; default: the first model's `default_flip`.
         bucket: dense evaluation's shape bucket (pixels, None, or "auto").
         json_path: where to write the report as JSON (atomically), or None.
         progress: show a progress bar.
+        max_pixels: bound on the pixels of one rescaled view (see `evaluate`).
+        record: write the report into the ``evaluations/`` folder of each model's run
+            directory (`kvgg.evaluate.records`), where `kvgg report` finds it.
+        echo: called with the report's table (then with each file written) before
+            anything is written; None prints nothing.
 
     Example:
         >>> print(evaluate_files(["runs/d"], "folder:val", method="both").table())
@@ -74,8 +101,10 @@ def evaluate_files(
                 f"{str(path)!r} has other classes than {str(model_paths[0])!r}; fused models "
                 "must share their classes."
             )
-    if scales is None:
-        scales = default_scales(loaded[0][2], crop_size(models[0]))
+    if scales is None:  # each model its own preset (the ILSVRC submission's fusion)
+        scales = [default_scales(info, crop_size(model)) for model, _, info in loaded]
+    if flip is None:
+        flip = default_flip(loaded[0][2])
     report = evaluate(
         models,
         data,
@@ -85,16 +114,33 @@ def evaluate_files(
         class_names=names,
         bucket=bucket,
         progress=progress,
+        max_pixels=max_pixels,
     )
-    if json_path is not None:
-        report.save_json(json_path)
+    if isinstance(data, str):
+        report.data = data
+    for row, path, (_, _, info) in zip(report.per_model, model_paths, loaded, strict=True):
+        row.update(path=str(path), config=info.get("config"), train_scale=info.get("scale"))
+    echo = echo or (lambda line: None)
+    echo(report.table())
+    written = [report.save_json(json_path)] if json_path is not None else []
+    written += write_records(report, model_paths) if record else []
+    for path in written:
+        echo(f"Wrote {path}")
     return report
 
 
 def predict_files(
-    model_path, image_paths: Sequence, *, scales: Sequence[int] | None = None, top: int = 5
+    model_path: str | Path,
+    image_paths: Sequence[str | Path],
+    *,
+    scales: Sequence[int] | None = None,
+    flip: bool | None = None,
+    top: int = 5,
+    max_pixels: int | None = MAX_PIXELS,
 ) -> list[list[tuple[str, float]]]:
     """`predict` with a saved model on image files: per image, ``top`` (name, posterior).
+
+    Scales and flips default to the model's own (`default_scales`, `default_flip`).
 
     Example:
         >>> predict_files("vgg16.keras", ["cat.jpg"])[0][0]  # doctest: +SKIP
@@ -103,18 +149,88 @@ def predict_files(
     model, names, info = load_classifier(model_path)
     if scales is None:
         scales = default_scales(info, crop_size(model))
-    return predict(model, image_paths, class_names=names, scales=scales, top=top)
+    if flip is None:
+        flip = default_flip(info)
+    return predict(
+        model,
+        image_paths,
+        class_names=names,
+        scales=scales,
+        flip=flip,
+        top=top,
+        max_pixels=max_pixels,
+    )
 
 
-def score_map_file(model_path, image_path, out, *, scale: int | None = None) -> tuple[str, float]:
-    """`draw_score_map` with a saved model; ``scale`` defaults to the middle default scale.
+SCORE_MAP_SUFFIX = ".scoremap.png"  # `photo.jpg` -> `photo.scoremap.png`
+
+
+def score_map_paths(image_paths: Sequence, out=None) -> list[Path]:
+    """Where `score_map_files` writes each image's picture.
+
+    Beside each image (``photo.jpg`` -> ``photo.scoremap.png``) when ``out`` is None; in
+    the directory ``out`` under the same names; or, for a single image, at ``out`` itself
+    when it names a file (a suffix such as ``.png``, ``.pdf``, ``.svg`` and no directory
+    there).
 
     Example:
-        >>> score_map_file("vgg16.keras", "cat.jpg", "cat_map.png")  # doctest: +SKIP
-        ('tabby, tabby cat', 0.62)
+        >>> [str(p) for p in score_map_paths(["a/cat.jpg", "b/dog.png"], "maps")]
+        ['maps/cat.scoremap.png', 'maps/dog.scoremap.png']
+        >>> [str(p) for p in score_map_paths(["a/cat.jpg"])]
+        ['a/cat.scoremap.png']
+        >>> [str(p) for p in score_map_paths(["a/cat.jpg"], "cat.pdf")]
+        ['cat.pdf']
     """
+    images = [Path(image) for image in image_paths]
+    if out is not None and len(images) == 1 and Path(out).suffix and not Path(out).is_dir():
+        return [Path(out)]
+    folders = [image.parent if out is None else Path(out) for image in images]
+    paths = [
+        folder / (image.stem + SCORE_MAP_SUFFIX)
+        for folder, image in zip(folders, images, strict=True)
+    ]
+    clashes = sorted({str(path) for path in paths if paths.count(path) > 1})
+    if clashes:
+        raise ValueError(
+            f"Several images would write the same picture ({', '.join(clashes)}): give "
+            "images with different names, or run them one at a time with -o FILE."
+        )
+    return paths
+
+
+def score_map_files(
+    model_path: str | Path,
+    image_paths: Sequence[str | Path],
+    out: str | Path | None = None,
+    *,
+    scale: int | None = None,
+    flip: bool | None = None,
+) -> list[tuple[Path, str, float]]:
+    """`draw_score_map` of each image with a saved model (loaded once).
+
+    Args:
+        model_path: a `.keras` file or a run directory.
+        image_paths: image files.
+        out: None (a picture beside each image), a directory, or for one image a file;
+            see `score_map_paths`.
+        scale: test scale Q; default: the middle of the model's `default_scales`.
+        flip: pick the class with the mirrored image too; default: `default_flip`.
+
+    Returns:
+        Per image: (picture written, top class name, its posterior).
+
+    Example:
+        >>> score_map_files("vgg16.keras", ["cat.jpg"])  # doctest: +SKIP
+        [(PosixPath('cat.scoremap.png'), 'tabby, tabby cat', 0.62)]
+    """
+    outs = score_map_paths(image_paths, out)
     model, names, info = load_classifier(model_path)
     if scale is None:
         scales = default_scales(info, crop_size(model))
         scale = scales[len(scales) // 2]
-    return draw_score_map(model, image_path, out, class_names=names, scale=scale)
+    if flip is None:
+        flip = default_flip(info)
+    return [
+        (path, *draw_score_map(model, image, path, class_names=names, scale=scale, flip=flip))
+        for image, path in zip(image_paths, outs, strict=True)
+    ]

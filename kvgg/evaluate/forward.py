@@ -5,6 +5,8 @@ from __future__ import annotations
 import keras
 import numpy as np
 
+from kvgg.models.configs import STRIDE
+
 
 class Forward:
     """Run a model on NumPy batches, compiled on the active backend, counting the traces.
@@ -34,6 +36,9 @@ class Forward:
     changing them.
 
     Example:
+        >>> import kvgg
+        >>> from kvgg.models.surgery import fully_convolutional
+        >>> vgg16 = kvgg.build("D", width=1 / 16)  # 224x224 input, 1000 classes
         >>> forward = Forward(fully_convolutional(vgg16), bucket=32)
         >>> forward(np.zeros((2, 256, 341, 3), "float32")).shape  # run at 256x352
         (2, 2, 5, 1000)
@@ -41,7 +46,7 @@ class Forward:
 
     def __init__(self, model: keras.Model, *, bucket: int | str | None = "auto", pad_value=0.0):
         if bucket == "auto":
-            bucket = 32 if keras.backend.backend() == "jax" else None
+            bucket = STRIDE if keras.backend.backend() == "jax" else None
         if bucket is not None and (not isinstance(bucket, int) or bucket < 1):
             raise ValueError(f"`bucket` must be a positive number of pixels. Received: {bucket}")
         self.model = model

@@ -53,6 +53,33 @@ def per_class_accuracy(posteriors: np.ndarray, labels: np.ndarray) -> np.ndarray
         return np.where(counts > 0, hits / np.maximum(counts, 1), np.nan)
 
 
+def check_finite(scores: np.ndarray, what: str) -> np.ndarray:
+    """Return ``scores``, or raise ValueError when any is NaN or infinite.
+
+    NaN compares false with everything, so a model whose outputs are NaN would otherwise
+    rank every true class first and score 0 % error.
+
+    Args:
+        scores: (N, ...) array of model outputs, one row per image.
+        what: names them in the message, e.g. "posteriors of model.keras".
+
+    Example:
+        >>> try:
+        ...     check_finite(np.array([[0.5, np.nan]]), "posteriors")
+        ... except ValueError as error:
+        ...     print(str(error).split(";")[0])
+        The posteriors are not finite (NaN or infinite) for 1 of 1 images
+    """
+    scores = np.asarray(scores)
+    bad = ~np.isfinite(scores.reshape(len(scores), -1)).all(axis=1) if scores.size else []
+    if np.any(bad):
+        raise ValueError(
+            f"The {what} are not finite (NaN or infinite) for {int(np.sum(bad))} of "
+            f"{len(scores)} images; the model's weights have diverged or are damaged."
+        )
+    return scores
+
+
 def _top1(posteriors):
     return np.argmax(posteriors, axis=1)  # the first maximum: the same tie rule as above
 
@@ -65,6 +92,7 @@ def _checked(posteriors, labels):
             f"Expected posteriors (N, C) and integer labels (N,). Received: posteriors "
             f"of shape {posteriors.shape}, labels of shape {labels.shape}"
         )
+    check_finite(posteriors, "posteriors")
     if len(labels) and (labels.min() < 0 or labels.max() >= posteriors.shape[1]):
         raise ValueError(
             f"Labels must be class indices in [0, {posteriors.shape[1]}). Received: labels "

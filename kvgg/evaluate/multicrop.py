@@ -51,8 +51,13 @@ class MultiCropScorer:
         grid: crops per row and column.
 
     Example:
-        >>> scorer = MultiCropScorer(model, scales=(256, 384, 512))
-        >>> posteriors = scorer({q: rescaled[q] for q in scorer.scales})  # doctest: +SKIP
+        >>> import kvgg
+        >>> model = kvgg.build("A", width=1 / 16, input_shape=(32, 32, 3), num_classes=5)
+        >>> scorer = MultiCropScorer(model, scales=(32, 64))
+        >>> views = {q: np.full((q, q * 3 // 2, 3), 128.0, "float32") for q in scorer.scales}
+        >>> posteriors = scorer(views)  # views[Q]: the image rescaled to smallest side Q
+        >>> posteriors.shape, round(float(posteriors.sum()), 4)
+        ((5,), 1.0)
     """
 
     def __init__(

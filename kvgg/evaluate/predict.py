@@ -9,29 +9,33 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from kvgg.evaluate.common import check_scales, crop_size, softmax
+from kvgg.evaluate.common import MAX_PIXELS, check_pixels, check_scales, crop_size, softmax
 from kvgg.evaluate.dense import DenseScorer
+from kvgg.evaluate.metrics import check_finite
+from kvgg.evaluate.scales import JITTERED_SCALES
+from kvgg.io import write_atomic
+from kvgg.models.configs import STRIDE
 from kvgg.models.surgery import fully_convolutional
 
 
 def load_image(path) -> np.ndarray:
-    """Decode a JPEG/PNG/GIF/BMP file to a uint8 (H, W, 3) RGB array, naming the file on error.
+    """Decode a JPEG/PNG/GIF/BMP/WebP file to a uint8 (H, W, 3) RGB array, naming the file
+    on error. The same files are accepted as by the pipelines and `kvgg data check`
+    (`kvgg.data.bad_files.decode_image_bytes`).
 
     Example:
         >>> load_image("cat.jpg").shape  # doctest: +SKIP
         (375, 500, 3)
     """
-    import tensorflow as tf
-
-    from kvgg.data.transforms import decode_rgb
+    from kvgg.data.bad_files import decode_image_bytes
 
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"No image file at {str(path)!r}.")
     try:
-        return decode_rgb(tf.io.read_file(str(path))).numpy()
-    except tf.errors.InvalidArgumentError as error:
-        raise ValueError(f"{str(path)!r} is not a readable image: {error.message}") from None
+        return decode_image_bytes(path.read_bytes(), str(path))
+    except ValueError as error:
+        raise ValueError(f"{str(path)!r} is not a readable image: {error}") from None
 
 
 def rescaled(image: np.ndarray, scale: int) -> np.ndarray:
@@ -46,9 +50,10 @@ def predict(
     images: Sequence,
     *,
     class_names: Sequence[str],
-    scales: Sequence[int] = (256, 384, 512),
+    scales: Sequence[int] = JITTERED_SCALES,
     flip: bool = True,
     top: int = 5,
+    max_pixels: int | None = MAX_PIXELS,
 ) -> list[list[tuple[str, float]]]:
     """The ``top`` most probable classes of each image by dense multi-scale evaluation.
 
@@ -59,6 +64,8 @@ def predict(
         scales: test scales Q.
         flip: average in the mirrored image.
         top: how many classes to return per image.
+        max_pixels: refuse an image whose rescaled view would exceed this many pixels
+            (`kvgg.evaluate.common.MAX_PIXELS`); None for no bound.
 
     Returns:
         Per image, ``top`` pairs (class name, posterior), most probable first.
@@ -69,24 +76,40 @@ def predict(
         ('tabby, tabby cat', 0.62)
     """
     scorer = DenseScorer(model, scales=scales, flip=flip, bucket=None)
+    check_pixels(scorer.scales, max_pixels)
     results = []
     for image in images:
         pixels = load_image(image) if isinstance(image, str | os.PathLike) else image
+        check_pixels(scorer.scales, max_pixels, pixels.shape[:2], _described(image))
         posteriors = scorer({q: rescaled(pixels, q) for q in scorer.scales})
+        check_finite(posteriors[None], f"posteriors of {model.name!r} for {str(image)!r}")
         order = np.argsort(-posteriors, kind="stable")[:top]
         results.append([(class_names[c], float(posteriors[c])) for c in order])
     return results
 
 
-def draw_score_map(
-    model: keras.Model, image, out, *, class_names: Sequence[str], scale: int = 384
-) -> tuple[str, float]:
-    """Draw the top class's dense score map over the image and save it (PNG, PDF, ...).
+def _described(image) -> str:
+    return repr(str(image)) if isinstance(image, str | os.PathLike) else "The image"
 
-    The image is rescaled to smallest side ``scale``; the fully-convolutional net gives a
-    posterior map (soft-max at each location, one location per 224x224 window at a stride
-    of 32 pixels); the class with the highest spatially averaged score is drawn, each
-    location's posterior shown at the centre of its window, bilinearly interpolated.
+
+def draw_score_map(
+    model: keras.Model,
+    image,
+    out,
+    *,
+    class_names: Sequence[str],
+    scale: int = 384,
+    flip: bool = True,
+) -> tuple[str, float]:
+    """Draw the top class's dense score map over the whole image and save it (PNG, PDF, ...).
+
+    The image is rescaled to smallest side ``scale`` (the test scale Q); the
+    fully-convolutional net gives a posterior map (soft-max at each location, one location
+    per crop-sized window at a stride of 32 pixels). The class with the highest image-level
+    posterior (as `predict` computes it, with the mirrored image when ``flip``) is drawn:
+    each location's posterior at the centre of its window, bilinearly interpolated, over
+    the original image at its own resolution and aspect (small images are enlarged to 480
+    pixels on the longer side). The class, its posterior and Q are written in a corner.
 
     Args:
         model: a kvgg classifier.
@@ -94,6 +117,7 @@ def draw_score_map(
         out: output file; its suffix picks the format.
         class_names: one name per model output.
         scale: test scale Q.
+        flip: average in the mirrored image's posteriors to pick the class.
 
     Returns:
         (class name, its image-level posterior).
@@ -108,33 +132,49 @@ def draw_score_map(
 
     crop = crop_size(model)
     (scale,) = check_scales([scale], crop)
+    check_pixels([scale], MAX_PIXELS)
     pixels = load_image(image) if isinstance(image, str | os.PathLike) else image
+    check_pixels([scale], MAX_PIXELS, pixels.shape[:2], _described(image))
     view = rescaled(pixels, scale)
     fcn = fully_convolutional(model, logits=True)
-    scores = keras.ops.convert_to_numpy(fcn(view[None]))[0]
-    posteriors = softmax(scores.mean(axis=(0, 1)))
+    batch = np.stack([view, view[:, ::-1]]) if flip else view[None]
+    scores = keras.ops.convert_to_numpy(fcn(batch))
+    posteriors = softmax(scores.mean(axis=(1, 2))).mean(axis=0)
     best = int(np.argmax(posteriors))
-    score_map = softmax(scores)[..., best]
-    rows, cols = score_map.shape
-    stride = 32
-    left, top = crop / 2 - stride / 2, crop / 2 - stride / 2
-    extent = (left, left + cols * stride, top + rows * stride, top)
+    score_map = softmax(scores[0])[..., best]
 
-    figure, axes = plt.subplots(figsize=(6, 6 * view.shape[0] / view.shape[1] + 0.6))
-    axes.imshow(view.astype("uint8"))
-    shown = axes.imshow(
+    height, width = pixels.shape[:2]
+    to_image = width / view.shape[1]  # view pixels -> original pixels
+    rows, cols = score_map.shape
+    first = (crop / 2 - STRIDE / 2) * to_image  # the first window's centre cell
+    extent = (first, first + cols * STRIDE * to_image, first + rows * STRIDE * to_image, first)
+
+    dpi = 100
+    zoom = max(1.0, _SMALLEST_PICTURE / max(height, width))
+    figure = plt.figure(figsize=(width * zoom / dpi, height * zoom / dpi), dpi=dpi)
+    axes = figure.add_axes((0, 0, 1, 1))
+    axes.imshow(pixels, extent=(0, width, height, 0), interpolation="nearest")
+    axes.imshow(
         score_map, cmap="jet", alpha=0.5, extent=extent, interpolation="bilinear", vmin=0, vmax=1
     )
-    figure.colorbar(shown, ax=axes, fraction=0.04, label="posterior")
-    axes.set_title(f"{class_names[best]} ({posteriors[best]:.2f}), Q = {scale}")
+    axes.set_xlim(0, width)
+    axes.set_ylim(height, 0)
     axes.set_axis_off()
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    partial = out.with_name(f".{out.stem}.partial-{os.getpid()}{out.suffix}")
+    axes.text(
+        0.01,
+        0.98,
+        f"{class_names[best]} ({posteriors[best]:.2f}), Q = {scale}; map: posterior "
+        f"of {class_names[best]}, blue 0 to red 1",
+        transform=axes.transAxes,
+        va="top",
+        fontsize=max(7.0, min(height, width) * zoom / 24 * 72 / dpi),
+        bbox={"facecolor": "white", "alpha": 0.8, "linewidth": 0},
+    )
     try:
-        figure.savefig(partial, dpi=120, bbox_inches="tight")
-        os.replace(partial, out)
+        write_atomic(out, lambda partial: figure.savefig(partial, dpi=dpi))
     finally:
         plt.close(figure)
-        partial.unlink(missing_ok=True)
     return class_names[best], float(posteriors[best])
+
+
+_SMALLEST_PICTURE = 480  # pixels on the longer side of a score-map picture

@@ -1,6 +1,14 @@
-"""Test scales Q (paper Sec. 3.2 and Table 4): the presets and the parser for `--scales`."""
+"""Test-time defaults (paper Sec. 3.2 and Table 4): scales Q and flips, from the model file.
+
+`kvgg fit` saves the run's recipe in the model file's metadata (`kvgg.io.read_info`): its
+training scale gives the test scales (`default_scales`), its ``data.flip`` whether to
+average in mirrored images (`default_flip`); the crop is the model's input size. Models
+that carry no recipe get the paper's defaults.
+"""
 
 from __future__ import annotations
+
+from kvgg.models.configs import INPUT_SIZE
 
 JITTERED_SCALES = (256, 384, 512)
 
@@ -49,7 +57,7 @@ def parse_scales(text: str) -> tuple[int, ...]:
     return scales
 
 
-def default_scales(info: dict, crop: int = 224) -> tuple[int, ...]:
+def default_scales(info: dict, crop: int = INPUT_SIZE) -> tuple[int, ...]:
     """Test scales for a saved model: the preset of its training scale, else {256, 384, 512}.
 
     The training scale is the ``"scale"`` entry that `kvgg fit` stores in the model file's
@@ -69,3 +77,23 @@ def default_scales(info: dict, crop: int = 224) -> tuple[int, ...]:
         scales = preset_scales(scale if isinstance(scale, int) else tuple(scale))
         return tuple(q for q in scales if q >= crop)
     return JITTERED_SCALES
+
+
+def default_flip(info: dict) -> bool:
+    """Whether to average in mirrored images for a saved model: as it was trained.
+
+    The ``data.flip`` of the recipe that `kvgg fit` saved in the model file; a model
+    without one (imported weights, plain Keras files) gets the paper's default, flips
+    (Sec. 3.2).
+
+    Args:
+        info: the model file's kvgg metadata.
+
+    Example:
+        >>> default_flip({"recipe": {"data": {"flip": False}}})
+        False
+        >>> default_flip({})
+        True
+    """
+    flip = info.get("recipe", {}).get("data", {}).get("flip")
+    return True if flip is None else bool(flip)

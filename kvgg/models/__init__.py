@@ -1,6 +1,6 @@
 """VGG models: Table 1 as data, one builder, the LRN layer and size profiles."""
 
-from kvgg.models.configs import CONFIGS, IMAGENET_MEAN_RGB, VGGConfig, get_config
+from kvgg.models.configs import CONFIGS, IMAGENET_MEAN_RGB, VGGConfig, custom_config, get_config
 from kvgg.models.layers import LocalResponseNormalization
 from kvgg.models.profile import LayerProfile, format_profile, profile
 from kvgg.models.vgg import build
@@ -12,6 +12,7 @@ __all__ = [
     "LocalResponseNormalization",
     "VGGConfig",
     "build",
+    "custom_config",
     "format_profile",
     "get_config",
     "profile",

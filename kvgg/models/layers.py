@@ -27,11 +27,13 @@ class LocalResponseNormalization(keras.layers.Layer):
 
     Example:
         >>> layer = LocalResponseNormalization()
-        >>> layer(keras.ops.ones((1, 4, 4, 8))).shape
+        >>> tuple(layer(keras.ops.ones((1, 4, 4, 8))).shape)
         (1, 4, 4, 8)
     """
 
-    def __init__(self, size=5, alpha=1e-4, beta=0.75, k=2.0, **kwargs):
+    def __init__(
+        self, size: int = 5, *, alpha: float = 1e-4, beta: float = 0.75, k: float = 2.0, **kwargs
+    ):
         super().__init__(**kwargs)
         if size < 1 or size % 2 == 0:
             raise ValueError(

@@ -1,11 +1,17 @@
-"""Model surgery: fully-convolutional conversion for dense evaluation (paper Sec. 3.2) and
-warm starts from a trained shallower net (paper Sec. 3.1)."""
+"""Model surgery: fully-convolutional conversion for dense evaluation (paper Sec. 3.2).
+
+Warm starts from a trained shallower net (paper Sec. 3.1) live beside the other initial
+weights, in `kvgg.train.initial_weights`.
+"""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import keras
 
 _HEAD_STOPS = ("fc1", "fc2")
+_OUTPUT_LAYERS = ("predictions", "boxes")  # class scores, or a localisation net's boxes
 
 
 def fully_convolutional(
@@ -29,10 +35,13 @@ def fully_convolutional(
     is applied at every location (each map vector is a posterior); with
     ``classifier_activation=None`` the map holds logits.
 
+    A localisation net (`kvgg.localize.build_localizer`, last layer ``boxes``) converts
+    the same way: its map holds a box per window (per class for PCR).
+
     Args:
         model: a classifier built by `kvgg.build` (any configuration, with or without
             batch norm, any width, number of classes or input size), or loaded from a
-            `.keras` file of one.
+            `.keras` file of one, or a localisation net made from one.
         until: None for the class score map; ``"fc2"`` to stop after FC-2's ReLU (the
             4096-D descriptor map used for transfer, paper Appendix B); ``"fc1"`` after
             FC-1's ReLU.
@@ -44,6 +53,8 @@ def fully_convolutional(
         it saves and loads with ``keras.saving.load_model``.
 
     Example:
+        >>> import kvgg
+        >>> import numpy as np
         >>> model = kvgg.build("D", width=1 / 16, num_classes=10)
         >>> fcn = fully_convolutional(model)
         >>> tuple(fcn(np.zeros((1, 384, 384, 3), "float32")).shape)
@@ -96,7 +107,9 @@ def _split_classifier(model):
 def _not_a_vgg_classifier(model, layers) -> str | None:
     """Explain why `model` cannot be converted, or return None when it can."""
     names = [layer.name for layer in layers]
-    missing = [name for name in ("flatten", "fc1", "fc2", "predictions") if name not in names]
+    missing = [name for name in ("flatten", "fc1", "fc2") if name not in names]
+    if not any(name in names for name in _OUTPUT_LAYERS):
+        missing.append("predictions")
     if missing:
         return f"has no layer named {', '.join(repr(name) for name in missing)}"
     if len(model.inputs) != 1 or len(model.outputs) != 1:
@@ -115,8 +128,8 @@ def _not_a_vgg_classifier(model, layers) -> str | None:
     odd = [layer.name for layer in head if not isinstance(layer, _HEAD_LAYERS)]
     if odd:
         return f"has layers other than Dense and Dropout after 'flatten': {odd}"
-    if head[-1].name != "predictions":
-        return f"ends in {head[-1].name!r} instead of 'predictions'"
+    if head[-1].name not in _OUTPUT_LAYERS:
+        return f"ends in {head[-1].name!r} instead of 'predictions' (or a box head, 'boxes')"
     return None
 
 
@@ -136,112 +149,16 @@ def _copy_layer(layer):
     return apply if weights else copy
 
 
-# ----------------------------------------------------------------- warm start (training helper)
-
-_NET_A_HEAD = ("fc1", "fc2", "predictions")
-
-
-def warm_start(model: keras.Model, source) -> list[str]:
-    """Initialise a deeper net from a trained net A, as the paper did (Sec. 3.1).
-
-    The first four convolutional layers of `source` (in A: ``block1_conv1``,
-    ``block2_conv1``, ``block3_conv1``, ``block3_conv2``) and its three FC layers are
-    copied into the layers of the same names in `model`, as Caffe copies weights by
-    layer name; every other layer keeps its random initialisation. Nothing is copied
-    unless every pair matches in shape.
-
-    Args:
-        model: the deeper net (B, C, D or E), built with the same width and classes.
-        source: the trained net A: a `keras.Model`, a `.keras` file or a run directory
-            (its ``model.keras``).
-
-    Returns:
-        The names of the layers copied, in order.
-
-    Raises:
-        ValueError: when a layer is missing from `model` or differs in shape.
-
-    Example:
-        >>> net_a = kvgg.build("A", width=1 / 16, num_classes=10, input_shape=(32, 32, 3))
-        >>> net_d = kvgg.build("D", width=1 / 16, num_classes=10, input_shape=(32, 32, 3))
-        >>> warm_start(net_d, net_a)[:4]
-        ['block1_conv1', 'block2_conv1', 'block3_conv1', 'block3_conv2']
-    """
-    source = load_source_model(source)
-    convs = [layer.name for layer in source.layers if isinstance(layer, keras.layers.Conv2D)]
-    return copy_layers(model, source, [*convs[:4], *_NET_A_HEAD])
-
-
-def copy_layers(model: keras.Model, source: keras.Model, names=None) -> list[str]:
-    """Copy weights from `source` into the layers of `model` that have the same names.
-
-    Args:
-        model: the model to initialise.
-        source: the model to copy from.
-        names: the layers to copy (each must exist in both); default: every layer with
-            weights whose name exists in both.
-
-    Returns:
-        The names of the layers copied.
-
-    Raises:
-        ValueError: when a named layer is missing, any pair differs in shape (nothing is
-            copied then), or no layer matches.
-
-    Example:
-        >>> copy_layers(fine_tuned, parent)  # doctest: +SKIP
-        ['block1_conv1', ..., 'predictions']
-    """
-    targets = {layer.name: layer for layer in model.layers if layer.weights}
-    sources = {layer.name: layer for layer in source.layers if layer.weights}
-    if names is None:
-        names = [name for name in targets if name in sources]
-    for name in names:
-        for where, layers in ((model, targets), (source, sources)):
-            if name not in layers:
-                raise ValueError(f"Layer {name!r} is not in model {where.name!r} (or no weights)")
-    if not names:
-        raise ValueError(f"Models {model.name!r} and {source.name!r} share no layer names.")
-    for name in names:
-        ours = [tuple(w.shape) for w in targets[name].weights]
-        theirs = [tuple(w.shape) for w in sources[name].weights]
-        if ours != theirs:
-            raise ValueError(
-                f"Layer {name!r} differs in shape: {model.name!r} has {ours}, "
-                f"{source.name!r} has {theirs} (same configuration width and classes?)."
-            )
-    for name in names:
-        targets[name].set_weights(sources[name].get_weights())
-    return list(names)
-
-
-def load_source_model(source) -> keras.Model:
-    """A model from a `keras.Model`, a `.keras` file or a run directory (its model.keras).
-
-    Example:
-        >>> load_source_model("runs/vgg11_s256").name  # doctest: +SKIP
-        'vgg11'
-    """
-    from pathlib import Path
-
-    from kvgg.io import load_model
-
-    if isinstance(source, keras.Model):
-        return source
-    path = Path(source)
-    if path.is_dir():
-        path = path / "model.keras"
-    return load_model(path)
-
-
-def fully_convolutional_file(source, destination, *, until: str | None = None):
+def fully_convolutional_file(
+    source: str | Path, destination: str | Path, *, until: str | None = None
+) -> Path:
     """Convert a saved classifier to a fully-convolutional `.keras` file (atomic save).
 
     The class names and metadata of ``source`` are kept, with ``"fully_convolutional"``
     (the ``until`` stop, or ``"scores"``) added.
 
     Args:
-        source: a `.keras` classifier file.
+        source: a `.keras` classifier file, or a `kvgg fit` run directory (its best model).
         destination: the `.keras` file to write.
         until: as in `fully_convolutional`.
 
@@ -250,6 +167,7 @@ def fully_convolutional_file(source, destination, *, until: str | None = None):
     """
     from kvgg import io
 
+    source = io.resolve_model_file(source)
     model = io.load_model(source)
     fcn = fully_convolutional(model, until=until)
     info = io.read_info(source)

@@ -2,19 +2,28 @@
 
 from __future__ import annotations
 
+import math
+import os
 from collections.abc import Sequence
 
 import keras
 
-from kvgg.models.configs import FC_UNITS, IMAGENET_MEAN_RGB, STAGE_FILTERS, get_config
+from kvgg.models.configs import (
+    FC_UNITS,
+    IMAGENET_MEAN_RGB,
+    INPUT_SIZE,
+    STRIDE,
+    VGGConfig,
+    get_config,
+)
 from kvgg.models.layers import LocalResponseNormalization
-
-_MIN_SIZE = 32  # five 2x2 pools
+from kvgg.models.pretrained import check_imagenet_arguments, imagenet_weights_file, load_weights
 
 
 def build(
-    config: str = "D",
+    config: str | VGGConfig = "D",
     *,
+    weights: str | os.PathLike | None = None,
     num_classes: int = 1000,
     include_top: bool = True,
     input_shape: Sequence[int | None] | None = None,
@@ -24,7 +33,7 @@ def build(
     width: float = 1.0,
     fc_units: int | None = None,
     batch_norm: bool = False,
-    kernel_initializer="glorot_uniform",
+    kernel_initializer: str | float | keras.initializers.Initializer = "glorot_uniform",
     weight_decay: float = 0.0,
     preprocess: bool = True,
     mean: Sequence[float] = IMAGENET_MEAN_RGB,
@@ -39,7 +48,14 @@ def build(
 
     Args:
         config: "A", "A-LRN", "B", "C", "D", "E" or an alias ("vgg11", "vgg11_lrn",
-            "vgg13", "vgg16_conv1", "vgg16", "vgg19"), case-insensitive.
+            "vgg13", "vgg16_conv1", "vgg16", "vgg19"), case-insensitive, or a `VGGConfig`
+            (e.g. `kvgg.models.custom_config` for Sec. 4.1's 5x5 ablation).
+        weights: None (random initialisation), "imagenet" (keras.applications' published
+            weights, configs D and E; downloaded once into Keras' cache ``~/.keras/models/``),
+            or the path of a ``.keras`` / ``.weights.h5`` file of the same architecture
+            (a file with the classifier also fills a headless model), or of a
+            keras.applications VGG16/VGG19 ``.h5`` file. Layers are matched by name; a
+            file that does not fit raises ValueError naming the file and the layer.
         num_classes: size of the last FC layer.
         include_top: whether to add the three FC layers.
         input_shape: ``(height, width, 3)``; defaults to ``(224, 224, 3)``. Without the
@@ -48,7 +64,7 @@ def build(
         pooling: for the headless model, None (the block-5 feature map), "avg" or "max".
         dropout: dropout rate after FC-1 and FC-2 (the paper: 0.5; 0 removes the layers).
         classifier_activation: "softmax" (posteriors) or None (logits).
-        width: multiplier on every hidden width (1/4 gives the seeds' small VGG; tiny
+        width: multiplier on every hidden width (1/4 gives a small VGG for 32x32 datasets; tiny
             values make fast tests).
         fc_units: units of FC-1 and FC-2; defaults to ``4096 * width``.
         batch_norm: add batch normalisation after every convolution (the widely used
@@ -77,17 +93,20 @@ def build(
     """
     cfg = get_config(config)
     input_shape = _check_arguments(
-        input_shape,
-        include_top,
-        pooling,
-        num_classes,
-        dropout,
-        width,
-        weight_decay,
-        mean,
-        std,
-        preprocess,
+        input_shape=input_shape,
+        include_top=include_top,
+        pooling=pooling,
+        num_classes=num_classes,
+        dropout=dropout,
+        width=width,
+        weight_decay=weight_decay,
+        mean=mean,
+        std=std,
+        preprocess=preprocess,
     )
+    if weights == "imagenet":
+        check_imagenet_arguments(cfg.name, include_top, num_classes, input_shape, mean, std)
+        weights = imagenet_weights_file(cfg.name, include_top)  # fails before building
     initializer = (
         keras.initializers.RandomNormal(mean=0.0, stddev=float(kernel_initializer))
         if isinstance(kernel_initializer, int | float)
@@ -110,7 +129,7 @@ def build(
         )(x)
 
     for block, (kernels, filters) in enumerate(
-        zip(cfg.kernels, STAGE_FILTERS, strict=True), start=1
+        zip(cfg.kernels, cfg.filters, strict=True), start=1
     ):
         channels = _scaled(filters, width)
         for index, kernel in enumerate(kernels, start=1):
@@ -131,14 +150,20 @@ def build(
         x = keras.layers.MaxPooling2D(2, strides=2, name=f"block{block}_pool")(x)
 
     if include_top:
+        if fc_units is not None and fc_units < 1:
+            raise ValueError(f"`fc_units` must be positive. Received: fc_units={fc_units!r}")
         units = fc_units or _scaled(FC_UNITS, width)
         x = keras.layers.Flatten(name="flatten")(x)
         for fc in ("fc1", "fc2"):
             x = keras.layers.Dense(units, activation="relu", name=fc, **dense_args)(x)
             if dropout:
                 x = keras.layers.Dropout(dropout, name=f"{fc}_dropout")(x)
-        x = keras.layers.Dense(
-            num_classes, activation=classifier_activation, name="predictions", **dense_args
+        x = keras.layers.Dense(  # float32 soft-max under mixed precision (kvgg.precision)
+            num_classes,
+            activation=classifier_activation,
+            name="predictions",
+            dtype="float32",
+            **dense_args,
         )(x)
     elif pooling == "avg":
         x = keras.layers.GlobalAveragePooling2D(name="avg_pool")(x)
@@ -146,7 +171,8 @@ def build(
         x = keras.layers.GlobalMaxPooling2D(name="max_pool")(x)
 
     default_name = cfg.model_name + ("_bn" if batch_norm else "")
-    return keras.Model(inputs, x, name=name or default_name)
+    model = keras.Model(inputs, x, name=name or default_name)
+    return model if weights is None else load_weights(model, weights)
 
 
 def _scaled(channels: int, width: float) -> int:
@@ -154,18 +180,23 @@ def _scaled(channels: int, width: float) -> int:
 
 
 def _check_arguments(
-    input_shape,
-    include_top,
-    pooling,
-    num_classes,
-    dropout,
-    width,
-    weight_decay,
-    mean,
-    std,
-    preprocess,
-):
-    """Validate builder arguments up front; return the resolved input shape."""
+    *,
+    input_shape: Sequence[int | None] | None,
+    include_top: bool,
+    pooling: str | None,
+    num_classes: int,
+    dropout: float,
+    width: float,
+    weight_decay: float,
+    mean: Sequence[float],
+    std: Sequence[float] | None,
+    preprocess: bool,
+) -> tuple[int | None, int | None, int]:
+    """Validate builder arguments up front; return the resolved input shape.
+
+    Keyword-only: several arguments share a type (floats, booleans, sequences), so a
+    positional swap would validate the wrong values without a word.
+    """
     if pooling not in (None, "avg", "max"):
         raise ValueError(f"`pooling` must be None, 'avg' or 'max'. Received: pooling={pooling!r}")
     if include_top and pooling is not None:
@@ -179,12 +210,12 @@ def _check_arguments(
         )
     if not 0 <= dropout < 1:
         raise ValueError(f"`dropout` must be in [0, 1). Received: dropout={dropout!r}")
-    if not width > 0:
-        raise ValueError(f"`width` must be positive. Received: width={width!r}")
+    if not 0 < width < math.inf:
+        raise ValueError(f"`width` must be a positive finite number. Received: width={width!r}")
     if weight_decay < 0:
         raise ValueError(f"`weight_decay` must be >= 0. Received: weight_decay={weight_decay!r}")
     if input_shape is None:
-        input_shape = (224, 224, 3)
+        input_shape = (INPUT_SIZE, INPUT_SIZE, 3)
     input_shape = tuple(input_shape)
     if len(input_shape) != 3:
         raise ValueError(
@@ -198,9 +229,9 @@ def _check_arguments(
             f"evaluation. Received: input_shape={input_shape}"
         )
     for size in (height, width_px):
-        if size is not None and size < _MIN_SIZE:
+        if size is not None and size < STRIDE:
             raise ValueError(
-                f"Images must be at least {_MIN_SIZE}x{_MIN_SIZE} (five 2x2 max-pools). "
+                f"Images must be at least {STRIDE}x{STRIDE} (five 2x2 max-pools). "
                 f"Received: input_shape={input_shape}"
             )
     if preprocess and channels != len(mean):

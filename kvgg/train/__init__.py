@@ -7,11 +7,11 @@ from kvgg.train.config import (
     RunConfig,
     ScheduleConfig,
     TrainRecipe,
-    load_recipe,
+    load_train_recipe,
 )
 from kvgg.train.distribute import Replication, replicate
 from kvgg.train.fit import FitResult, TrainingDiverged, fit
-from kvgg.train.initial_weights import init_from
+from kvgg.train.initial_weights import init_from, warm_start
 from kvgg.train.plot import plot_run
 from kvgg.train.run_dir import RunDirectory, read_history
 from kvgg.train.schedule import PlateauSchedule, PlateauState
@@ -31,8 +31,9 @@ __all__ = [
     "TrainingDiverged",
     "fit",
     "init_from",
-    "load_recipe",
+    "load_train_recipe",
     "plot_run",
     "read_history",
     "replicate",
+    "warm_start",
 ]

@@ -6,7 +6,10 @@ import math
 import time
 
 import keras
+import numpy as np
 from tqdm.auto import tqdm
+
+from kvgg.precision import float32_copy
 
 
 class ProgressBar(keras.callbacks.Callback):
@@ -42,11 +45,18 @@ class ProgressBar(keras.callbacks.Callback):
 
 
 class NanGuard(keras.callbacks.Callback):
-    """Stops training at the first batch whose loss is NaN or infinite, and says where."""
+    """Stops training when it diverges, and says where in ``reason``.
+
+    Divergence is a NaN or infinite training loss at any batch, or at the end of an epoch
+    a non-finite validation loss or metric, or a non-finite weight (a blow-up on the
+    epoch's last step leaves a finite training loss but a broken model). `RunRecorder`
+    saves nothing for such an epoch, so the previous good checkpoint stays.
+    """
 
     def __init__(self):
         super().__init__()
         self.where = None
+        self.reason = None
         self.epoch = 0
 
     def on_epoch_begin(self, epoch, logs=None):
@@ -55,13 +65,52 @@ class NanGuard(keras.callbacks.Callback):
     def on_train_batch_end(self, batch, logs=None):
         if logs and "loss" in logs and not math.isfinite(float(logs["loss"])):
             self.where = (self.epoch + 1, batch + 1)
+            self.reason = (
+                f"the loss became NaN or infinite at epoch {self.epoch + 1}, batch {batch + 1}"
+            )
             self.model.stop_training = True
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self.reason is not None:
+            return
+        problem = divergence(logs, self.model)
+        if problem is not None:
+            self.where = (epoch + 1, None)
+            self.reason = f"{problem} at the end of epoch {epoch + 1}"
+            self.model.stop_training = True
+
+
+def divergence(logs: dict | None, model: keras.Model) -> str | None:
+    """What is NaN or infinite after an epoch (a logged value or a weight), or None.
+
+    Args:
+        logs: the epoch's logs (loss, metrics, validation loss and metrics).
+        model: the model whose weights are checked.
+
+    Example:
+        >>> divergence({"loss": 0.5, "val_loss": float("nan")}, model)  # doctest: +SKIP
+        'the validation loss (val_loss) became NaN or infinite'
+    """
+    for key, value in (logs or {}).items():
+        if (isinstance(value, int | float) or np.ndim(value) == 0) and not math.isfinite(
+            float(value)
+        ):
+            what = "validation loss" if key == "val_loss" else key
+            return f"the {what} ({key}) became NaN or infinite"
+    for weight in model.weights:
+        if not np.isfinite(keras.ops.convert_to_numpy(weight)).all():
+            return f"the weights of {weight.path} became NaN or infinite"
+    return None
 
 
 class RunRecorder(keras.callbacks.Callback):
     """After each good epoch: history.csv, last.keras (with resume state), model.keras (best).
 
-    Epochs whose loss is not finite are not recorded, so the last good checkpoint stays.
+    ``model.keras`` computes in float32 whatever the training precision; ``last.keras``
+    keeps the training model (its precision and optimiser state) for resuming.
+
+    Epochs that diverged (see `NanGuard`) are not recorded, so the last good checkpoint
+    stays.
 
     Args:
         run: the `RunDirectory`.
@@ -91,8 +140,8 @@ class RunRecorder(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         logs = {key: float(value) for key, value in (logs or {}).items()}
-        if not math.isfinite(logs.get("loss", math.nan)):
-            return
+        if "loss" not in logs or divergence(logs, self.model) is not None:
+            return  # NanGuard stops the run; the last good checkpoint stays
         row = {"epoch": epoch + 1, **logs, "seconds": round(time.perf_counter() - self.started, 2)}
         self.history.append(row)
         improved = self.schedule.improved
@@ -106,7 +155,7 @@ class RunRecorder(keras.callbacks.Callback):
         }
         if improved:
             self.run.save(
-                self.model,
+                float32_copy(self.model),  # predicts in float32 wherever it is loaded
                 self.run.best,
                 class_names=self.class_names,
                 info={**self.info, "epoch": epoch + 1, "val_top1": logs.get("val_top1")},
@@ -124,7 +173,13 @@ def _summary(row: dict, epochs: int, improved: bool) -> str:
     parts = [f"epoch {row['epoch']:>3}/{epochs}", f"loss {row['loss']:.4f}"]
     if "top1" in row:
         parts.append(f"top-1 {row['top1']:6.2%}  top-5 {row.get('top5', math.nan):6.2%}")
-    if "val_loss" in row:
+    if "box_accuracy" in row:  # a localisation run: boxes with IoU > 0.5
+        parts.append(f"box accuracy {row['box_accuracy']:6.2%}")
+    if "val_box_accuracy" in row:
+        parts.append(
+            f"| val loss {row['val_loss']:.4f}  box accuracy {row['val_box_accuracy']:6.2%}"
+        )
+    elif "val_loss" in row:
         parts.append(
             f"| val loss {row['val_loss']:.4f}  top-1 {row['val_top1']:6.2%}  "
             f"top-5 {row.get('val_top5', math.nan):6.2%}"

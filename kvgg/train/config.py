@@ -1,14 +1,18 @@
 """The training recipe: typed sections (model, data, optimizer, schedule, run) read from YAML.
 
 Every field has the paper's value as its default where the paper gives one (Sec. 3.1), so
-a recipe file only states what differs. `load_recipe` reads a file with `kvgg.recipe.load`.
+a recipe file only states what differs. `load_train_recipe` reads a file with `kvgg.recipe.load`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Literal
 
+from kvgg.localize.training import LocalizationConfig
+from kvgg.models.configs import INPUT_SIZE, STRIDE
 from kvgg.recipe import ExistingPath, Invalid, load
 
 
@@ -17,8 +21,11 @@ class ModelConfig:
     """Arguments of `kvgg.build`, plus where the initial weights come from.
 
     Args:
-        config: "A", "A-LRN", "B", "C", "D", "E" or an alias ("vgg16").
-        width: multiplier on every hidden width (1/4: the seeds' small VGG).
+        config: "A", "A-LRN", "B", "C", "D", "E" or an alias ("vgg16"); with `stages`, the
+            name of a configuration outside Table 1 (e.g. "B-5x5").
+        stages: a configuration outside Table 1: per stage, a list of ``[kernel, filters]``
+            convolutions, each stage ending with a 2x2 max-pool (`kvgg.models.custom_config`).
+        width: multiplier on every hidden width (1/4: a small VGG for 32x32 datasets).
         batch_norm: batch normalisation after every convolution (VGG-BN).
         dropout: dropout after FC-1 and FC-2 (paper: 0.5).
         init: ``glorot_uniform`` (or any Keras initializer name), or a number: the std
@@ -34,6 +41,7 @@ class ModelConfig:
     """
 
     config: str = "D"
+    stages: tuple[tuple[tuple[int, int], ...], ...] | None = None
     width: float = 1.0
     batch_norm: bool = False
     dropout: float = 0.5
@@ -44,14 +52,27 @@ class ModelConfig:
     init_from: ExistingPath | None = None
 
     def __post_init__(self):
-        from kvgg.models import get_config
+        from kvgg.models import custom_config, get_config
 
-        try:
-            get_config(self.config)
-        except ValueError:
-            raise Invalid("config", "is not a configuration of Table 1 (A ... E)") from None
+        if self.stages is not None:
+            try:
+                custom_config(self.config, self.stages)
+            except ValueError as error:
+                reason = str(error).split(" Received:")[0].rstrip(".")
+                raise Invalid("stages", f"is invalid: {reason[0].lower()}{reason[1:]}") from None
+        else:
+            try:
+                get_config(self.config)
+            except ValueError:
+                raise Invalid(
+                    "config",
+                    "is not a configuration of Table 1 (A ... E); give model.stages "
+                    "for another one",
+                ) from None
         if not self.width > 0:
             raise Invalid("width", "must be positive")
+        if self.fc_units is not None and self.fc_units < 1:
+            raise Invalid("fc_units", "must be a positive integer (or null for 4096 * width)")
         if not 0 <= self.dropout < 1:
             raise Invalid("dropout", "must be in [0, 1)")
         if isinstance(self.init, float) and not self.init > 0:
@@ -60,6 +81,15 @@ class ModelConfig:
             raise Invalid("weight_decay", "must be >= 0")
         if self.warm_start and self.init_from:
             raise Invalid("init_from", "cannot be combined with model.warm_start; pick one")
+
+    @property
+    def vgg_config(self):
+        """The `kvgg.models.VGGConfig` to build: Table 1's column, or the custom `stages`."""
+        from kvgg.models import custom_config, get_config
+
+        if self.stages is not None:
+            return custom_config(self.config, self.stages)
+        return get_config(self.config)
 
 
 @dataclass
@@ -86,15 +116,15 @@ class DataConfig:
     train: dict[str, Any] | str = "digits"
     val: dict[str, Any] | str = "digits:test"
     scale: int | tuple[int, int] = 256
-    crop: int = 224
+    crop: int = INPUT_SIZE
     flip: bool = True
     color_stats: str | None = None
     val_scale: int | None = None
     cache: bool = False
 
     def __post_init__(self):
-        if self.crop < 32:
-            raise Invalid("crop", "must be at least 32 (five 2x2 max-pools)")
+        if self.crop < STRIDE:
+            raise Invalid("crop", f"must be at least {STRIDE} (five 2x2 max-pools)")
         smallest = self.scale[0] if isinstance(self.scale, tuple) else self.scale
         if isinstance(self.scale, tuple) and self.scale[0] > self.scale[1]:
             raise Invalid("scale", "must be [S_min, S_max] with S_min <= S_max")
@@ -187,7 +217,12 @@ class RunConfig:
         distribute: ``auto`` (all local GPUs; every worker of TF_CONFIG), ``none``,
             ``mirrored`` (tf.distribute.MirroredStrategy, or keras.distribution.DataParallel
             on JAX) or ``multi_worker`` (MultiWorkerMirroredStrategy with TF_CONFIG).
-        jit_compile: XLA compilation of the train step: ``auto``, true or false.
+        jit_compile: XLA compilation of the train step: true, false or ``auto`` (what
+            measured fastest for the backend and device: `kvgg.precision.AUTO_JIT`).
+        precision: ``float32``, ``mixed_bfloat16`` (GPUs from Ampere on, TPUs) or
+            ``mixed_float16`` (with loss scaling): layers compute in 16 bits, variables,
+            soft-max, loss and metrics stay float32 (`kvgg.precision`). Saved models
+            predict in float32 whatever the run's precision.
         steps_per_epoch: cap on the steps of an epoch (smoke runs); default: one pass.
         val_steps: cap on validation batches; default: the whole validation set.
     """
@@ -196,6 +231,7 @@ class RunConfig:
     seed: int = 0
     distribute: Literal["auto", "none", "mirrored", "multi_worker"] = "auto"
     jit_compile: bool | Literal["auto"] = "auto"
+    precision: Literal["float32", "mixed_bfloat16", "mixed_float16"] = "float32"
     steps_per_epoch: int | None = None
     val_steps: int | None = None
 
@@ -217,6 +253,8 @@ class TrainRecipe:
         optimizer: `OptimizerConfig`.
         schedule: `ScheduleConfig`.
         run: `RunConfig`.
+        localization: `kvgg.localize.training.LocalizationConfig`: present, the run
+            trains a localisation net (paper Appendix A) instead of a classifier.
         smoke: dotted overrides (``model.width: 0.0625``) that turn the recipe into a
             tiny local run (``kvgg fit RECIPE --smoke``), used by the tests.
     """
@@ -227,6 +265,7 @@ class TrainRecipe:
     optimizer: OptimizerConfig = field(default_factory=OptimizerConfig)
     schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
     run: RunConfig = field(default_factory=RunConfig)
+    localization: LocalizationConfig | None = None
     smoke: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -235,8 +274,12 @@ class TrainRecipe:
         return self.run.dir or f"runs/{self.name}"
 
 
-def load_recipe(
-    path, overrides=(), *, smoke: bool = False, check_paths: bool = True
+def load_train_recipe(
+    path: str | Path,
+    overrides: Sequence[str] = (),
+    *,
+    smoke: bool = False,
+    check_paths: bool = True,
 ) -> TrainRecipe:
     """Read a training recipe, with ``--set`` overrides and optionally its smoke setting.
 
@@ -247,14 +290,15 @@ def load_recipe(
         check_paths: check that the files the recipe names exist.
 
     Example:
-        >>> recipe = load_recipe("recipes/quickstart.yaml", ["schedule.epochs=1"])
+        >>> recipe = load_train_recipe("recipes/quickstart.yaml", ["schedule.epochs=1"])
         >>> recipe.model.config
         'A'
     """
     recipe = load(path, TrainRecipe, overrides, check_paths=check_paths and not smoke)
-    if smoke:
-        if not recipe.smoke:
-            raise ValueError(f"{path} has no smoke section, so it cannot run with --smoke.")
+    if smoke and not recipe.smoke:
+        raise ValueError(f"{path} has no smoke section, so it cannot run with --smoke.")
+    if recipe.smoke:  # checked even without --smoke: a typo there fails when it is used
         merged = [(key, value) for key, value in recipe.smoke.items()]
-        recipe = load(path, TrainRecipe, [*merged, *overrides], check_paths=check_paths)
+        smoked = load(path, TrainRecipe, [*merged, *overrides], check_paths=check_paths and smoke)
+        recipe = smoked if smoke else recipe
     return recipe

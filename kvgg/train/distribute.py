@@ -1,5 +1,9 @@
 """Data-parallel training on existing engines: tf.distribute on TensorFlow, keras.distribution
-on JAX. The global batch is split across replicas; the learning rate stays the same."""
+on JAX. The global batch is split across replicas; the learning rate stays the same.
+
+With several workers (hosts), each reads its own share of the files
+(`Replication.num_workers`, `worker_index`; see ``kvgg.data.train_dataset(shard=...)``).
+"""
 
 from __future__ import annotations
 
@@ -24,6 +28,10 @@ class Replication:
         is_chief: whether this process writes the run directory.
         strategy: the tf.distribute strategy (TensorFlow backend), else None.
         description: one line for the log, e.g. "MirroredStrategy over 2 devices".
+        devices: the devices of this process that hold replicas.
+        num_workers: processes that feed the replicas (hosts of a multi-worker run).
+        worker_index: this process's place among them (0 on the chief); the input
+            pipeline reads the ``worker_index``-th share of the files.
     """
 
     mode: str
@@ -32,6 +40,8 @@ class Replication:
     strategy: Any = None
     description: str = "one device"
     devices: list[str] = field(default_factory=list)
+    num_workers: int = 1
+    worker_index: int = 0
 
     def scope(self):
         """The context in which to build and compile the model."""
@@ -45,11 +55,12 @@ def replicate(mode: str = "auto") -> Replication:
     created before TensorFlow starts running ops).
 
     Args:
-        mode: ``auto`` (every worker of TF_CONFIG, else every local GPU / JAX device,
-            else one device), ``none``, ``mirrored`` (all local devices: GPUs, else the
-            logical CPU devices) or ``multi_worker`` (TensorFlow:
-            MultiWorkerMirroredStrategy from TF_CONFIG; JAX: keras.distribution.initialize
-            from the JAX coordinator variables, then DataParallel over every process).
+        mode: ``auto`` (every worker of TF_CONFIG, or on JAX of the cluster that
+            `jax_cluster` finds; else every local GPU / JAX device; else one device),
+            ``none``, ``mirrored`` (all local devices: GPUs, else the logical CPU
+            devices) or ``multi_worker`` (TensorFlow: MultiWorkerMirroredStrategy from
+            TF_CONFIG; JAX: keras.distribution.initialize from the cluster variables,
+            then DataParallel over every device of every process).
 
     Returns:
         A `Replication`; build and compile the model inside ``replication.scope()``.
@@ -101,18 +112,16 @@ def _tensorflow(mode: str) -> Replication:
                 "task); see https://www.tensorflow.org/guide/distributed_training"
             )
         strategy = _multi_worker_strategy()
-        task = config.get("task", {})
-        cluster = config.get("cluster", {})
-        chief = task.get("type") == "chief" or (
-            "chief" not in cluster and task.get("type") == "worker" and task.get("index") == 0
-        )
+        index = _worker_index(config)
         return Replication(
             "multi_worker",
             strategy.num_replicas_in_sync,
-            is_chief=chief,
+            is_chief=index == 0,
             strategy=strategy,
             description=f"MultiWorkerMirroredStrategy: {strategy.num_replicas_in_sync} replicas "
             f"over {workers} workers",
+            num_workers=workers,
+            worker_index=index,
         )
     devices = [d.name for d in tf.config.list_logical_devices("GPU")]
     devices = devices or [d.name for d in tf.config.list_logical_devices("CPU")]
@@ -151,22 +160,94 @@ def _multi_worker_strategy():
     return KerasCompatibleStrategy()
 
 
+def _worker_index(config: dict) -> int:
+    """This task's place in TF_CONFIG's cluster: the chief (if any) first, then the workers."""
+    task, cluster = config.get("task", {}), config.get("cluster", {})
+    if task.get("type") == "chief":
+        return 0
+    return len(cluster.get("chief", [])) + int(task.get("index", 0))
+
+
+def jax_cluster(environ=None) -> dict | None:
+    """How this process joins a multi-host JAX run, from the usual cluster variables.
+
+    Checked in order: Keras' own ``KERAS_DISTRIBUTION_JOB_ADDRESSES`` /
+    ``_NUM_PROCESSES`` / ``_PROCESS_ID``; JAX's ``JAX_COORDINATOR_ADDRESS`` (with
+    ``JAX_NUM_PROCESSES`` / ``JAX_PROCESS_ID``); a TF_CONFIG of several tasks (the first
+    task's address becomes the coordinator, so one TF_CONFIG serves both backends); a
+    Slurm job step or Open MPI run of several tasks, which `jax.distributed.initialize`
+    detects by itself.
+
+    Args:
+        environ: the environment to read; default ``os.environ``.
+
+    Returns:
+        Keyword arguments for `keras.distribution.initialize` (empty: let JAX detect the
+        cluster), or None when this is a single-process run.
+
+    Example:
+        >>> jax_cluster({"SLURM_JOB_ID": "7", "SLURM_NTASKS": "4"})
+        {}
+        >>> jax_cluster({}) is None
+        True
+    """
+    env = os.environ if environ is None else environ
+    if env.get("KERAS_DISTRIBUTION_JOB_ADDRESSES"):
+        return {}  # keras.distribution.initialize reads them itself
+    if env.get("JAX_COORDINATOR_ADDRESS"):
+        return {
+            "job_addresses": env["JAX_COORDINATOR_ADDRESS"],
+            "num_processes": int(env["JAX_NUM_PROCESSES"]),
+            "process_id": int(env["JAX_PROCESS_ID"]),
+        }
+    config = _tf_config() if environ is None else json.loads(env.get("TF_CONFIG") or "{}")
+    cluster = config.get("cluster", {})
+    tasks = [*cluster.get("chief", []), *cluster.get("worker", [])]
+    if len(tasks) > 1:
+        return {
+            "job_addresses": tasks[0],
+            "num_processes": len(tasks),
+            "process_id": _worker_index(config),
+        }
+    for variable in ("SLURM_NTASKS", "OMPI_COMM_WORLD_SIZE"):
+        if int(env.get(variable) or 1) > 1:
+            return {}
+    return None
+
+
 def _jax(mode: str) -> Replication:
     import jax
 
-    if mode == "multi_worker":
-        keras.distribution.initialize()
+    cluster = jax_cluster()
+    if mode == "multi_worker" or (mode == "auto" and cluster is not None):
+        try:
+            keras.distribution.initialize(**(cluster or {}))
+        except (RuntimeError, ValueError) as error:
+            raise ValueError(
+                "distribute='multi_worker' on JAX could not join the cluster: set TF_CONFIG, "
+                "JAX_COORDINATOR_ADDRESS / JAX_NUM_PROCESSES / JAX_PROCESS_ID, or run under "
+                f"Slurm or mpirun ({error})"
+            ) from None
+        mode = "multi_worker"
     devices = keras.distribution.list_devices()
     if mode == "auto":
         mode = "mirrored" if len(devices) > 1 else "none"
     if mode == "none":
         keras.distribution.set_distribution(None)
         return Replication("none", 1, devices=devices[:1])
-    keras.distribution.set_distribution(keras.distribution.DataParallel(devices=devices))
+    processes = jax.process_count()
+    # Several processes: each feeds its own share of the files (see `fit`), so Keras must
+    # not shard the batches again.
+    keras.distribution.set_distribution(
+        keras.distribution.DataParallel(devices=devices, auto_shard_dataset=processes == 1)
+    )
+    hosts = f" on {processes} processes" if processes > 1 else ""
     return Replication(
         mode,
         len(devices),
         is_chief=jax.process_index() == 0,
-        description=f"keras.distribution.DataParallel over {len(devices)} devices",
+        description=f"keras.distribution.DataParallel over {len(devices)} devices{hosts}",
         devices=devices,
+        num_workers=processes,
+        worker_index=jax.process_index(),
     )

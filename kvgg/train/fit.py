@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import keras
 
-from kvgg.io import read_info
+from kvgg import precision
+from kvgg.io import load_model, read_info
+from kvgg.localize import training as localization
 from kvgg.recipe import to_dict
 from kvgg.train import distribute
 from kvgg.train.callbacks import NanGuard, ProgressBar, RunRecorder
-from kvgg.train.config import TrainRecipe, load_recipe
+from kvgg.train.config import TrainRecipe, load_train_recipe
 from kvgg.train.run_dir import RunDirectory, environment
 from kvgg.train.schedule import PlateauSchedule, PlateauState
 
@@ -28,7 +31,8 @@ class FitResult:
     Args:
         run_dir: the run directory.
         epochs: epochs completed in all (across resumes).
-        best_val_top1: best validation top-1 accuracy (the epoch saved as model.keras).
+        best_val_top1: best validation top-1 accuracy (the epoch saved as model.keras); for
+            a localisation run, the best validation box accuracy.
         stop_reason: ``"epochs"`` (max epochs reached) or ``"plateau"`` (the schedule's
             last plateau).
         history: one dict per epoch, as in history.csv.
@@ -47,14 +51,18 @@ class FitResult:
 
 
 def fit(
-    recipe,
+    recipe: TrainRecipe | str | Path,
     *,
-    overrides=(),
+    overrides: Sequence[str] = (),
     smoke: bool = False,
-    run_dir=None,
-    echo=print,
+    run_dir: str | Path | None = None,
+    echo: Callable[[str], None] = print,
 ) -> FitResult:
     """Train a recipe; re-running it on the same run directory resumes the run.
+
+    A re-run with other settings than the run's stops with an error naming them, unless
+    they are given in ``overrides`` and the run is not finished (see
+    `RunDirectory.check_same_experiment`): a setting silently ignored would mislabel it.
 
     Before anything is written, the recipe, its data sources and its initial weights are
     checked, so a bad input leaves no run directory behind. Each completed epoch updates
@@ -78,12 +86,14 @@ def fit(
         >>> result.best_val_top1 > 0.5  # doctest: +SKIP
         True
     """
+    explicit = None  # a TrainRecipe built in code: every setting is meant
     if not isinstance(recipe, TrainRecipe):
-        recipe = load_recipe(recipe, overrides, smoke=smoke)
+        recipe = load_train_recipe(recipe, overrides, smoke=smoke)
+        explicit = {item.split("=", 1)[0].strip() for item in overrides}
     elif overrides or smoke:
         raise ValueError("`overrides` and `smoke` apply to recipe files, not to a TrainRecipe.")
     run = RunDirectory(run_dir or recipe.run_dir)
-    run.check_same_experiment(recipe)
+    run.check_same_experiment(recipe, explicit)
     saved = run.resume_state()
     if saved and (saved["schedule"]["finished"] or saved["epoch"] >= recipe.schedule.epochs):
         echo(f"{run.path} already finished after {saved['epoch']} epochs; nothing to do.")
@@ -95,31 +105,35 @@ def fit(
     stats = _color_stats(recipe.data.color_stats)
     train_data, val_data, steps = _datasets(recipe, train_source, val_source, stats, replication)
 
+    jit_compile = precision.resolve_jit_compile(recipe.run.jit_compile)
     with replication.scope():
-        model = _build(recipe, train_source.num_classes, stats)
+        with precision.dtype_policy(recipe.run.precision):
+            model = _build(recipe, train_source.num_classes, stats)
         if saved is None:
             _initialise(model, recipe, echo)
         model.compile(
-            optimizer=keras.optimizers.SGD(
-                learning_rate=recipe.optimizer.lr,
-                momentum=recipe.optimizer.momentum,
-                nesterov=recipe.optimizer.nesterov,
+            optimizer=precision.training_optimizer(
+                keras.optimizers.SGD(
+                    learning_rate=recipe.optimizer.lr,
+                    momentum=recipe.optimizer.momentum,
+                    nesterov=recipe.optimizer.nesterov,
+                ),
+                recipe.run.precision,
             ),
-            loss=keras.losses.SparseCategoricalCrossentropy(),
-            metrics=[
-                keras.metrics.SparseCategoricalAccuracy(name="top1"),
-                keras.metrics.SparseTopKCategoricalAccuracy(k=5, name="top5"),
-            ],
-            jit_compile=recipe.run.jit_compile,
+            **_objective(recipe),
+            jit_compile=jit_compile,
         )
         # Creating the optimiser's variables now, not inside the first traced train step,
         # saves TensorFlow a second trace of that step; resuming needs them to load into.
         model.optimizer.build(model.trainable_variables)
         if saved is not None:
-            model.load_weights(run.last)
+            _load_checkpoint(model, run.last, recipe.run.precision, echo)
 
     schedule = PlateauSchedule(
-        recipe.schedule, initial_lr=recipe.optimizer.lr, state=_resumed_schedule(run, recipe, echo)
+        recipe.schedule,
+        initial_lr=recipe.optimizer.lr,
+        state=_resumed_schedule(run, recipe, echo),
+        monitor=localization.MONITOR if recipe.localization else "val_top1",
     )
     history = saved["history"] if saved else []
     initial_epoch = saved["epoch"] if saved else 0
@@ -141,7 +155,8 @@ def fit(
     echo(
         f"{verb} {recipe.name} ({model.name}, {model.count_params():,} parameters) in {run.path}: "
         f"{len(train_source)} training images, {len(val_source)} validation, {steps} steps of "
-        f"{recipe.optimizer.batch_size} per epoch, {replication.description}"
+        f"{recipe.optimizer.batch_size} per epoch{_compute(recipe.run.precision, jit_compile)}, "
+        f"{replication.description}"
         + (f", from epoch {initial_epoch + 1}" if saved else "")
     )
     model.fit(
@@ -161,22 +176,46 @@ def fit(
         shuffle=False,  # the dataset shuffles itself
         verbose=0,
     )
-    if guard.where is not None:
-        epoch, batch = guard.where
-        kept = f"epoch {epoch - 1} in {run.last}" if epoch > 1 else "no epoch yet"
+    if guard.reason is not None:
+        epochs = len(recorder.history)
+        kept = f"epoch {epochs} in {run.last}" if run.last.is_file() else "none was written"
         raise TrainingDiverged(
-            f"The loss became NaN or infinite at epoch {epoch}, batch {batch}; training "
-            f"stopped. The last good checkpoint ({kept}) is intact. Lower optimizer.lr "
-            f"(now {recipe.optimizer.lr}) or check the data."
+            f"Training stopped: {guard.reason}. The last good checkpoint ({kept}) is "
+            f"intact. Lower optimizer.lr (now {recipe.optimizer.lr}) or check the data."
         )
     result = _result(
         run, recorder.history, schedule.state.to_dict(), replication.num_replicas, model
     )
     echo(
-        f"Done after {result.epochs} epochs ({result.stop_reason}); best validation top-1 "
-        f"{result.best_val_top1:.2%}, saved in {run.best}"
+        f"Done after {result.epochs} epochs ({result.stop_reason}); best validation "
+        f"{'box accuracy' if recipe.localization else 'top-1'} {result.best_val_top1:.2%}"
+        + (f", saved in {run.best}" if run.best.is_file() else "; no model.keras was saved")
     )
     return result
+
+
+def _compute(run_precision: str, jit_compile: bool) -> str:
+    """", mixed_bfloat16 with XLA" and the like; nothing for float32 without XLA."""
+    parts = [run_precision] if run_precision != "float32" else []
+    parts += ["with XLA" if parts else "XLA"] if jit_compile else []
+    return "".join(f", {part}" if i == 0 else f" {part}" for i, part in enumerate(parts))
+
+
+def _load_checkpoint(model, path, run_precision, echo) -> None:
+    """Load ``last.keras`` (weights and optimiser state) into the compiled, built `model`.
+
+    A run resumed under another precision family (loss-scaled float16 or not) has an
+    optimiser of another structure: its weights load as usual and the SGD state inside
+    the saved optimiser is copied over.
+    """
+    saved = read_info(path).get("recipe", {}).get("run", {}).get("precision", "float32")
+    if (saved == "mixed_float16") == (run_precision == "mixed_float16"):
+        model.load_weights(path)
+        return
+    checkpoint = load_model(path, compile=True)
+    model.set_weights(checkpoint.get_weights())
+    precision.copy_optimizer_state(checkpoint.optimizer, model.optimizer)
+    echo(f"Resuming a {saved} run in {run_precision}: weights and SGD state carried over.")
 
 
 def _resumed_schedule(run, recipe, echo) -> PlateauState | None:
@@ -202,7 +241,10 @@ def _tensorboard(run, echo) -> list:
 
 
 def _result(run, history, schedule_state, replicas, model=None) -> FitResult:
-    best = max((row.get("val_top1", -math.inf) for row in history), default=math.nan)
+    best = max(
+        (row.get("val_top1", row.get(localization.MONITOR, -math.inf)) for row in history),
+        default=math.nan,
+    )
     return FitResult(
         run_dir=run.path,
         epochs=len(history),
@@ -214,9 +256,25 @@ def _result(run, history, schedule_state, replicas, model=None) -> FitResult:
     )
 
 
+def _objective(recipe) -> dict:
+    """The loss and metrics of ``model.compile``: the box loss for localisation runs."""
+    if recipe.localization:
+        loss, metrics = localization.objective()
+        return {"loss": loss, "weighted_metrics": metrics}  # crops without a box weigh 0
+    return {
+        "loss": keras.losses.SparseCategoricalCrossentropy(),
+        "metrics": [
+            keras.metrics.SparseCategoricalAccuracy(name="top1"),
+            keras.metrics.SparseTopKCategoricalAccuracy(k=5, name="top5"),
+        ],
+    }
+
+
 def _open_sources(recipe):
     from kvgg.data import open_source
 
+    if recipe.localization:
+        return localization.open_sources(recipe)
     sources = []
     for key in ("train", "val"):
         spec = getattr(recipe.data, key)
@@ -229,6 +287,7 @@ def _open_sources(recipe):
                 f"data.{key}: {source.name} is multi-label; kvgg fit trains single-label "
                 f"classifiers (use kvgg transfer for VOC). Received: data.{key}={spec!r}"
             )
+        _check_decodable(source, f"data.{key}", spec)
         sources.append(source)
     train, val = sources
     if train.class_names != val.class_names:
@@ -237,6 +296,23 @@ def _open_sources(recipe):
             f"{val.num_classes}; first names {train.class_names[:3]} vs {val.class_names[:3]})."
         )
     return train, val
+
+
+def _check_decodable(source, key: str, spec) -> None:
+    """Refuse a source of which no image decodes: its repeated dataset would never yield
+    a batch, and training would wait forever. Costs one decoded image when all is well."""
+    from kvgg.data import image_dataset
+    from kvgg.data.bad_files import BadFiles
+
+    for _ in image_dataset(source).take(1):
+        break
+    else:
+        examples = ", ".join(source.bad_files.paths[:3]) or "none listed"
+        raise ValueError(
+            f"{key}: none of the {len(source)} images of {source.name} could be decoded "
+            f"(e.g. {examples}); `kvgg data check` lists why. Received: {key}={spec!r}"
+        )
+    source.bad_files = BadFiles()  # the probe's finds are met again, and counted, in training
 
 
 def _color_stats(spec):
@@ -257,10 +333,23 @@ def _datasets(recipe, train_source, val_source, stats, replication):
 
     from kvgg.data import eval_dataset, train_dataset
 
+    if recipe.localization:
+        return localization.datasets(recipe, train_source, val_source)
     data, batch = recipe.data, recipe.optimizer.batch_size
+    workers, index = replication.num_workers, replication.worker_index
+    # Several workers: each reads and decodes its own share of every epoch's files (not
+    # every file, as tf.data's DATA auto-sharding would).
+    shard = (workers, index) if workers > 1 else None
+    # JAX takes each process's part of the global batch; tf.distribute splits the batch.
+    local_batch = batch // workers if keras.backend.backend() == "jax" else batch
+    if shard and batch % workers:
+        raise ValueError(
+            f"optimizer.batch_size ({batch}) must be a multiple of the number of workers "
+            f"({workers}). Received: optimizer.batch_size={batch}"
+        )
     train = train_dataset(
         train_source,
-        batch_size=batch,
+        batch_size=local_batch,
         scale=data.scale,
         crop=data.crop,
         flip=data.flip,
@@ -268,15 +357,24 @@ def _datasets(recipe, train_source, val_source, stats, replication):
         seed=recipe.run.seed,
         cache=data.cache,
         repeat=True,
+        shard=shard,
     )
     val = eval_dataset(val_source, batch_size=batch, scale=data.eval_scale, crop=data.crop)
-    if replication.mode == "multi_worker":
-        options = tf.data.Options()
-        shard_by = tf.data.experimental.AutoShardPolicy.DATA
-        options.experimental_distribute.auto_shard_policy = shard_by
-        train, val = train.with_options(options), val.with_options(options)
+    if shard and keras.backend.backend() == "jax":
+        val = val.rebatch(local_batch).shard(workers, index)  # as Keras would have
+    elif shard:
+        train = train.with_options(_auto_shard(tf.data.experimental.AutoShardPolicy.OFF))
+        val = val.with_options(_auto_shard(tf.data.experimental.AutoShardPolicy.DATA))
     steps = recipe.run.steps_per_epoch or math.ceil(len(train_source) / batch)
     return train, val, steps
+
+
+def _auto_shard(policy):
+    import tensorflow as tf
+
+    options = tf.data.Options()
+    options.experimental_distribute.auto_shard_policy = policy
+    return options
 
 
 def _build(recipe, num_classes, stats):
@@ -284,8 +382,8 @@ def _build(recipe, num_classes, stats):
 
     model = recipe.model
     extra = {"mean": [float(m) for m in stats.mean]} if stats is not None else {}
-    return kvgg.build(
-        model.config,
+    classifier = kvgg.build(
+        model.vgg_config,
         num_classes=num_classes,
         input_shape=(recipe.data.crop, recipe.data.crop, 3),
         dropout=model.dropout,
@@ -296,14 +394,14 @@ def _build(recipe, num_classes, stats):
         weight_decay=model.weight_decay,
         **extra,
     )
+    return localization.localizer(classifier, recipe) if recipe.localization else classifier
 
 
 def _initialise(model, recipe, echo):
-    from kvgg.models.surgery import warm_start
-    from kvgg.train.initial_weights import init_from
+    from kvgg.train.initial_weights import init_from, warm_start
 
     if recipe.model.warm_start:
-        copied = warm_start(model, recipe.model.warm_start)
+        copied = warm_start(model, source=recipe.model.warm_start)
         echo(f"Warm start from {recipe.model.warm_start}: copied {', '.join(copied)}")
     if recipe.model.init_from:
         copied = init_from(model, recipe.model.init_from)

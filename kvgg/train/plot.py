@@ -4,15 +4,19 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from kvgg.io import write_atomic
 from kvgg.train.run_dir import read_history
 
 
-def plot_run(run_dir, output=None) -> Path:
+def plot_run(
+    run_dir: str | Path, output: str | Path | None = None, *, title: str | None = None
+) -> Path:
     """Draw a run's history.csv: loss, top-1/top-5 accuracy (train and validation), lr.
 
     Args:
         run_dir: a run directory written by `kvgg fit`.
         output: the PNG to write; default ``<run_dir>/curves.png``.
+        title: the figure's title; default the run directory.
 
     Returns:
         The path of the PNG.
@@ -38,23 +42,24 @@ def plot_run(run_dir, output=None) -> Path:
         ("top5", "train top-5"),
         ("val_top1", "validation top-1"),
         ("val_top5", "validation top-5"),
+        ("box_accuracy", "train box accuracy"),  # localisation runs
+        ("val_box_accuracy", "validation box accuracy"),
     ):
         _line(accuracy_axes, epochs, rows, key, label, style="--" if "top5" in key else "-")
     _line(lr_axes, epochs, rows, "lr", "learning rate")
     lr_axes.set_yscale("log")
-    for axes, title in ((loss_axes, "loss"), (accuracy_axes, "accuracy"), (lr_axes, "lr")):
-        axes.set_title(title)
+    for axes, name in ((loss_axes, "loss"), (accuracy_axes, "accuracy"), (lr_axes, "lr")):
+        axes.set_title(name)
         axes.set_xlabel("epoch")
         axes.grid(alpha=0.3)
         axes.legend()
-    figure.suptitle(str(Path(run_dir)))
+    figure.suptitle(title or str(Path(run_dir)))
     figure.tight_layout()
     output = Path(output) if output else Path(run_dir) / "curves.png"
-    partial = output.with_name(f".{output.stem}.partial.png")
-    figure.savefig(partial, dpi=100)
-    plt.close(figure)
-    partial.replace(output)
-    return output
+    try:
+        return write_atomic(output, lambda partial: figure.savefig(partial, dpi=100))
+    finally:
+        plt.close(figure)
 
 
 def _line(axes, epochs, rows, key, label, style="-"):

@@ -22,6 +22,7 @@ import json
 import platform
 import sys
 import time
+from collections.abc import Collection
 from pathlib import Path
 
 import keras
@@ -37,10 +38,14 @@ HISTORY_COLUMNS = (
     "val_loss",
     "val_top1",
     "val_top5",
+    "box_accuracy",  # localisation runs
+    "val_box_accuracy",
     "lr",
     "seconds",
 )
-_COMPARED_SECTIONS = ("model", "data")
+_COMPARED_SECTIONS = ("model", "data")  # never change within a run
+_FREE_SECTIONS = ("smoke",)  # may differ freely: how the recipe was made, not what it trains
+_FREE_KEYS = ("run.dir",)
 
 
 class RunDirectory:
@@ -58,7 +63,7 @@ class RunDirectory:
     def __init__(self, path):
         self.path = Path(path)
         self.recipe = self.path / "recipe.yaml"
-        self.best = self.path / "model.keras"
+        self.best = self.path / kvgg_io.BEST_MODEL_FILE
         self.last = self.path / "last.keras"
         self.history = self.path / "history.csv"
         self.env = self.path / "env.json"
@@ -73,15 +78,27 @@ class RunDirectory:
             raise ValueError(f"{self.last} holds no kvgg training state; use a new run directory.")
         return state
 
-    def check_same_experiment(self, recipe) -> None:
-        """Refuse to resume a run whose model or data sections differ from `recipe`'s.
+    def check_same_experiment(self, recipe, explicit: Collection[str] | None = None) -> None:
+        """Refuse to resume a run with settings that differ from `recipe`'s, unless asked to.
 
-        Schedule, optimizer and run settings may change (e.g. more epochs).
+        Model and data settings never change within a run. Other settings (optimizer,
+        schedule, run) may change when resuming if each changed key is named in
+        ``explicit`` (the ``--set`` overrides of the command line); a run that is already
+        finished takes no changes but more epochs, which would otherwise be ignored.
+
+        Args:
+            recipe: the recipe about to be trained in this directory.
+            explicit: the dotted keys the user set explicitly; None: all of them (a
+                `TrainRecipe` built in code).
+
+        Raises:
+            ValueError: naming the differing keys (saved and new values) and the ways on.
         """
         if not self.last.is_file():
             return
-        saved = kvgg_io.read_info(self.last).get("recipe", {})
-        current = to_dict(recipe)
+        info = kvgg_io.read_info(self.last)
+        saved = info.get("recipe", {})
+        current = json.loads(json.dumps(to_dict(recipe)))  # tuples as lists, as saved
         for section in _COMPARED_SECTIONS:
             if saved.get(section) != current[section]:
                 changed = sorted(
@@ -94,6 +111,38 @@ class RunDirectory:
                     f"({', '.join(f'{section}.{key}' for key in changed)}); resuming it with "
                     "this recipe would mix two experiments. Use another --run-dir."
                 )
+        changed = _changed_settings(saved, current)
+        state = info.get("train_state") or {}
+        epoch = state.get("epoch", 0)
+        listing = ", ".join(
+            f"{key} ({json.dumps(old)} in the run, {json.dumps(new)} now)"
+            for key, (old, new) in changed.items()
+        )
+        if state.get("schedule", {}).get("finished") and changed:
+            raise ValueError(
+                f"{self.path} already finished after {epoch} epochs (the schedule's last "
+                f"plateau) with other settings: {listing}; re-running it would ignore them. "
+                "Train them in a new run directory: --run-dir DIR."
+            )
+        if epoch >= recipe.schedule.epochs and changed:
+            raise ValueError(
+                f"{self.path} already finished after {epoch} epochs with other settings: "
+                f"{listing}; re-running it would ignore them. Train them in a new run "
+                f"directory (--run-dir DIR), or extend this run with them: "
+                f"--set schedule.epochs={epoch + 1} or more."
+            )
+        implicit = {
+            key: values
+            for key, values in changed.items()
+            if explicit is not None and key not in explicit
+        }
+        if implicit:
+            sets = " ".join(f"--set {key}={json.dumps(new)}" for key, (_, new) in implicit.items())
+            raise ValueError(
+                f"{self.path} holds a run (epoch {epoch} done) with other settings: {listing}. "
+                f"Start a new run (--run-dir DIR), or continue this one with the new values "
+                f"by setting them explicitly: {sets}"
+            )
 
     def start(self, recipe, environment: dict) -> None:
         """Create the directory and write the resolved recipe and the environment info."""
@@ -113,6 +162,23 @@ class RunDirectory:
     def save(self, model, path, *, class_names, info: dict) -> None:
         """Save `model` atomically with kvgg metadata (class names, training state)."""
         kvgg_io.save_model(model, path, class_names=class_names, info=info)
+
+
+def _changed_settings(saved: dict, current: dict) -> dict[str, tuple]:
+    """``{"optimizer.lr": (0.01, 0.05), ...}``: the settings outside model and data that differ."""
+    changed = {}
+    for section, values in current.items():
+        if (
+            section in _COMPARED_SECTIONS
+            or section in _FREE_SECTIONS
+            or not isinstance(values, dict)
+        ):
+            continue
+        before = saved.get(section, {})
+        for key in sorted(set(before) | set(values)):
+            if f"{section}.{key}" not in _FREE_KEYS and before.get(key) != values.get(key):
+                changed[f"{section}.{key}"] = (before.get(key), values.get(key))
+    return changed
 
 
 def read_history(run_dir) -> list[dict]:

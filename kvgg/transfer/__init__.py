@@ -1,7 +1,7 @@
 """Transfer (paper Appendix B): VGG descriptors, linear SVMs, VOC mAP and Caltech recall.
 
 Example:
-    >>> from kvgg.transfer import load_recipe, run_transfer
+    >>> from kvgg.transfer import load_transfer_recipe, run_transfer
     >>> results = run_transfer("recipes/transfer/voc2007.yaml", ["models.D=vgg16.keras"])
     ... # doctest: +SKIP
 """
@@ -9,6 +9,9 @@ Example:
 from kvgg.transfer.experiment import run_transfer, write_voc_results
 from kvgg.transfer.features import (
     CALTECH_SCALES,
+    DEFAULT_BATCH_SIZE,
+    DEFAULT_COMBINE,
+    DEFAULT_SCALES,
     VOC_SCALES,
     default_cache_dir,
     descriptor_model,
@@ -25,12 +28,15 @@ from kvgg.transfer.metrics import (
     voc_average_precision,
     voc_mean_average_precision,
 )
-from kvgg.transfer.recipe import TransferRecipe, load_recipe
+from kvgg.transfer.recipe import TransferRecipe, load_transfer_recipe
 from kvgg.transfer.report import PAPER_TABLE_11, format_markdown, table_11, write_report
 from kvgg.transfer.svm import LinearSVMs, fit_one_vs_rest
 
 __all__ = [
     "CALTECH_SCALES",
+    "DEFAULT_BATCH_SIZE",
+    "DEFAULT_COMBINE",
+    "DEFAULT_SCALES",
     "PAPER_TABLE_11",
     "VOC_SCALES",
     "LinearSVMs",
@@ -43,7 +49,7 @@ __all__ = [
     "format_markdown",
     "fuse",
     "l2_normalize",
-    "load_recipe",
+    "load_transfer_recipe",
     "mean_class_recall",
     "model_fingerprint",
     "precision_recall",

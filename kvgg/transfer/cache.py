@@ -25,8 +25,11 @@ class FeatureStore:
         directory: where the chunks live, or None for an in-memory store.
 
     Example:
-        >>> store = FeatureStore("~/.cache/kvgg/features/abc/q256-flip")  # doctest: +SKIP
-        >>> store.add(["k1"], np.zeros((1, 4096), "float32")); store.flush()  # doctest: +SKIP
+        >>> import tempfile
+        >>> store = FeatureStore(tempfile.mkdtemp())  # kvgg: <cache>/<model>/q256-flip
+        >>> store.add(["k1"], np.zeros((1, 4096), "float32")); store.flush()
+        >>> "k1" in FeatureStore(store.directory), len(FeatureStore(store.directory))  # read back
+        (True, 1)
     """
 
     def __init__(self, directory=None):

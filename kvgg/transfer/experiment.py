@@ -8,22 +8,27 @@ report and, for VOC, result files in the evaluation server's format.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
 from kvgg.data.sources import caltech, voc
+from kvgg.data.voc_actions import REGIONS, voc_action
 from kvgg.evaluate.files import load_classifier
 from kvgg.io import write_text
 from kvgg.recipe import to_dict, to_yaml
+from kvgg.transfer.actions import action_results, write_action_results, write_table_12
 from kvgg.transfer.features import default_cache_dir, extract_features, fuse
 from kvgg.transfer.metrics import mean_class_recall, voc_mean_average_precision
-from kvgg.transfer.recipe import TransferRecipe, load_recipe
+from kvgg.transfer.recipe import TransferRecipe, load_transfer_recipe
 from kvgg.transfer.report import write_report
 from kvgg.transfer.svm import fit_one_vs_rest
 
 
-def run_transfer(recipe, overrides=(), *, progress: bool = True) -> dict:
+def run_transfer(
+    recipe: TransferRecipe | str | Path, overrides: Sequence[str] = (), *, progress: bool = True
+) -> dict:
     """Run a transfer recipe and write its results, report and submission files.
 
     Writes into ``recipe.out_dir`` (default ``runs/transfer/<name>``): ``recipe.yaml``,
@@ -45,10 +50,12 @@ def run_transfer(recipe, overrides=(), *, progress: bool = True) -> dict:
         >>> results["rows"]["D"]["map_11point"]  # doctest: +SKIP
     """
     if not isinstance(recipe, TransferRecipe):
-        recipe = load_recipe(recipe, overrides)
+        recipe = load_transfer_recipe(recipe, overrides)
     out = Path(recipe.out_dir or Path("runs") / "transfer" / recipe.name)
     write_text(out / "recipe.yaml", to_yaml(recipe))
-    if recipe.data.dataset.startswith("voc"):
+    if recipe.data.dataset == "voc2012_action":
+        rows, table = _run_voc_action(recipe, out, progress)
+    elif recipe.data.dataset.startswith("voc"):
         rows, table = _run_voc(recipe, out, progress)
     else:
         rows, table = _run_caltech(recipe, progress)
@@ -61,8 +68,38 @@ def run_transfer(recipe, overrides=(), *, progress: bool = True) -> dict:
         "recipe": to_dict(recipe),
     }
     write_text(out / "results.json", json.dumps(results, indent=1) + "\n")
-    write_report(table, out)
+    if recipe.data.dataset == "voc2012_action":
+        write_table_12(rows, table, out)
+    else:
+        write_report(table, out)
     return results
+
+
+def _run_voc_action(recipe, out, progress):
+    """Table 12: per model row, SVMs on the image and on image + box; AP per action."""
+    data = recipe.data
+    sources = {
+        f"{role}_{region}": voc_action(data.root, split, region)
+        for role, split in (("train", data.train), ("test", data.test))
+        for region in REGIONS
+    }
+    train, test = sources["train_image"], sources["test_image"]
+    rows = {}
+    for label, feats in _features(recipe, sources, progress).items():
+        settings = action_results(
+            feats,
+            train.labels,
+            test.labels,
+            lambda x, y: _fit(recipe, x, y, None),
+            train.class_names,
+        )
+        for setting, row in settings.items():
+            folder = out / _slug(label) / _slug(setting)
+            written = write_action_results(folder, data.test, test, row.pop("scores"))
+            row["submission"] = str(written)
+        rows[label] = settings
+    metric = f"mAP on {data.test} (trained on {data.train}), VOC2010+ area AP"
+    return rows, metric
 
 
 def _run_voc(recipe, out, progress):
@@ -204,18 +241,27 @@ def write_voc_results(folder, year: int, split: str, source, scores) -> Path:
     """Write classification results in the VOC devkit / server format, one file per class.
 
     ``<folder>/results/VOC<year>/Main/comp2_cls_<split>_<class>.txt`` with lines
-    ``<image id> <confidence>`` (comp2: trained on data outside VOC, here ImageNet).
+    ``<image id> <confidence>`` (comp2: trained on data outside VOC, here ImageNet). The
+    confidences are written exactly (shortest round-trip decimal), so the files rank the
+    images as the scores did: a fixed number of decimals would tie close scores.
 
     Returns:
         The ``Main`` folder holding the files.
 
     Example:
-        >>> write_voc_results("runs/transfer/voc2012/D", 2012, "test", test, scores)
-        ... # doctest: +SKIP
+        >>> import tempfile, types
+        >>> test = types.SimpleNamespace(image_ids=["2008_000001", "2008_000002"],
+        ...                              class_names=["cat", "dog"])  # e.g. a VOC source
+        >>> scores = np.array([[0.5, -1.25], [-0.75, 2.0000003]], "float32")
+        >>> main = write_voc_results(tempfile.mkdtemp(), 2012, "test", test, scores)
+        >>> print((main / "comp2_cls_test_dog.txt").read_text(), end="")
+        2008_000001 -1.25
+        2008_000002 2.000000238418579
     """
     main = Path(folder) / "results" / f"VOC{year}" / "Main"
     for column, name in enumerate(source.class_names):
-        lines = [f"{i} {s:.6f}" for i, s in zip(source.image_ids, scores[:, column], strict=True)]
+        column_scores = np.asarray(scores)[:, column].tolist()  # exact Python floats
+        lines = [f"{i} {s!r}" for i, s in zip(source.image_ids, column_scores, strict=True)]
         write_text(main / f"comp2_cls_{split}_{name}.txt", "\n".join(lines) + "\n")
     return main
 

@@ -20,12 +20,20 @@ from pathlib import Path
 import keras
 import numpy as np
 
+from kvgg.data.sources import Source
+from kvgg.evaluate.common import MAX_PIXELS, check_pixels
+from kvgg.evaluate.metrics import check_finite
 from kvgg.io import write_npz, write_text
 from kvgg.transfer.cache import FeatureStore
 
 COMBINE_METHODS = ("average", "stack")
 VOC_SCALES = (256, 384, 512, 640, 768)
 CALTECH_SCALES = (256, 384, 512)
+# Defaults of the library functions, the `kvgg features` command and transfer recipes:
+# the paper's VOC setting (descriptors averaged over Q in 256..768).
+DEFAULT_SCALES = VOC_SCALES
+DEFAULT_COMBINE = "average"
+DEFAULT_BATCH_SIZE = 4  # images per forward pass (whole images at Q up to 768, not crops)
 CHUNK_SECONDS = 60.0  # also write a cache chunk at least this often
 
 
@@ -45,8 +53,9 @@ def descriptor_model(model: keras.Model) -> keras.Model:
         classifier's input size, returning ``(batch, fc_units)`` descriptors.
 
     Example:
-        >>> descriptor_model(kvgg.build("D")).output_shape
-        (None, 4096)
+        >>> import kvgg
+        >>> descriptor_model(kvgg.build("D", width=1 / 16, input_shape=(32, 32, 3))).output_shape
+        (None, 256)
     """
     from kvgg.models.surgery import fully_convolutional
 
@@ -61,9 +70,11 @@ def model_fingerprint(model: keras.Model) -> str:
     Saving the same model again gives the same fingerprint; any change of a weight does not.
 
     Example:
-        >>> model_fingerprint(kvgg.build("A", width=1 / 16, input_shape=(32, 32, 3)))
-        ... # doctest: +SKIP
-        '3f1c...'
+        >>> import kvgg
+        >>> model = kvgg.build("A", width=1 / 16, input_shape=(32, 32, 3))
+        >>> fingerprint = model_fingerprint(model)
+        >>> len(fingerprint), fingerprint == model_fingerprint(model)
+        (24, True)
     """
     digest = hashlib.blake2b(digest_size=12)
     digest.update(json.dumps(model.get_config(), sort_keys=True, default=str).encode())
@@ -74,13 +85,13 @@ def model_fingerprint(model: keras.Model) -> str:
 
 def extract_features(
     model: keras.Model,
-    source,
+    source: Source,
     *,
-    scales: Sequence[int] = VOC_SCALES,
-    combine: str = "average",
+    scales: Sequence[int] = DEFAULT_SCALES,
+    combine: str = DEFAULT_COMBINE,
     flip: bool = True,
-    batch_size: int = 8,
-    cache_dir=None,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    cache_dir: str | Path | None = None,
     chunk_size: int = 64,
     progress: bool = True,
 ) -> np.ndarray:
@@ -138,6 +149,7 @@ def extract_features(
             )
         per_scale.append(store.get(keys))
     features = np.mean(per_scale, axis=0) if combine == "average" else np.hstack(per_scale)
+    check_finite(features, f"descriptors of {model.name!r}")  # NaN would train NaN SVMs
     return l2_normalize(features)
 
 
@@ -152,15 +164,23 @@ def fuse(*features) -> np.ndarray:
     """Fusion of several nets' descriptors by stacking (paper: D & E), L2-normalised.
 
     Example:
-        >>> both = fuse(features_d, features_e)  # doctest: +SKIP
+        >>> both = fuse(np.ones((2, 3)), np.zeros((2, 5)))  # e.g. net D's and net E's
+        >>> both.shape, np.linalg.norm(both, axis=1).round(6).tolist()
+        ((2, 8), [1.0, 1.0])
     """
     return l2_normalize(np.hstack(features))
 
 
 def image_keys(source) -> list[str]:
-    """A content hash per image of `source` (the feature cache's keys), in order."""
+    """A content hash per image of `source` (the feature cache's keys), in order.
+
+    A source with a ``cache_keys()`` method (regions of files, e.g. VOC action boxes)
+    gives its own keys, without decoding its images.
+    """
     import tensorflow as tf
 
+    if hasattr(source, "cache_keys"):
+        return source.cache_keys()
     keys = []
     for image, _ in source.dataset().prefetch(tf.data.AUTOTUNE).as_numpy_iterator():
         digest = hashlib.blake2b(digest_size=16)
@@ -180,8 +200,12 @@ def save_features(path, features, *, labels, image_ids, settings: dict) -> Path:
     ``class_names`` and ``settings`` (a JSON string): ``np.load(path)["features"]``.
 
     Example:
-        >>> save_features("voc07.npz", x, labels=source.labels,  # doctest: +SKIP
-        ...               image_ids=source.image_ids, settings={"scales": [256]})
+        >>> import tempfile
+        >>> path = save_features(Path(tempfile.mkdtemp()) / "voc07.npz", np.ones((2, 4)),
+        ...                      labels=[3, 7], image_ids=["000001", "000002"],
+        ...                      settings={"scales": [256]})
+        >>> np.load(path)["features"].shape, np.load(path)["image_ids"].tolist()
+        ((2, 4), ['000001', '000002'])
     """
     path = Path(path)
     if path.suffix != ".npz":
@@ -199,15 +223,15 @@ def save_features(path, features, *, labels, image_ids, settings: dict) -> Path:
 
 
 def extract_features_file(
-    model_path,
-    data,
-    out,
+    model_path: str | Path,
+    data: Source | str | dict,
+    out: str | Path,
     *,
-    scales: Sequence[int] = CALTECH_SCALES,
-    combine: str = "average",
-    flip: bool = True,
-    batch_size: int = 8,
-    cache_dir=None,
+    scales: Sequence[int] = DEFAULT_SCALES,
+    combine: str = DEFAULT_COMBINE,
+    flip: bool | None = None,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    cache_dir: str | Path | None = None,
     progress: bool = True,
 ) -> Path:
     """Extract descriptors of a source with a saved model and write them to ``.npz``.
@@ -219,7 +243,8 @@ def extract_features_file(
         out: the ``.npz`` to write (see `save_features` for its content).
         scales: as in `extract_features`.
         combine: as in `extract_features`.
-        flip: as in `extract_features`.
+        flip: as in `extract_features`; default: as the model was trained
+            (`kvgg.evaluate.default_flip`: its recipe's ``data.flip``, else flips).
         batch_size: as in `extract_features`.
         progress: as in `extract_features`.
         cache_dir: the resumable feature cache (default `default_cache_dir`).
@@ -230,9 +255,12 @@ def extract_features_file(
     """
     from kvgg.data import open_source
     from kvgg.evaluate.files import load_classifier
+    from kvgg.evaluate.scales import default_flip
 
     source = open_source(data)
-    model, _, _ = load_classifier(model_path)
+    model, _, info = load_classifier(model_path)
+    if flip is None:
+        flip = default_flip(info)
     features = extract_features(
         model,
         source,
@@ -377,6 +405,7 @@ def _checked_scales(scales, model):
             f"Every scale must be at least the model's input size ({minimum}) for its FC-1 "
             f"window to fit. Received: scales={scales}"
         )
+    check_pixels(scales, MAX_PIXELS)  # a Q x Q view at the least
     return scales
 
 

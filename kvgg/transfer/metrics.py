@@ -92,7 +92,11 @@ def voc_mean_average_precision(
         ``(mAP, per_class_AP)``.
 
     Example:
-        >>> mean_ap, per_class = voc_mean_average_precision(scores, labels)  # doctest: +SKIP
+        >>> scores = np.array([[0.9, 0.1], [0.2, 0.8], [0.7, 0.3], [0.6, 0.4]])
+        >>> labels = np.array([[1, 0], [0, 1], [0, 0], [1, 0]])
+        >>> mean_ap, per_class = voc_mean_average_precision(scores, labels, method="area")
+        >>> round(mean_ap, 4), per_class.round(4).tolist()
+        (0.9167, [0.8333, 1.0])
     """
     scores, labels = np.asarray(scores, dtype=np.float64), np.asarray(labels)
     if scores.ndim != 2 or scores.shape != labels.shape:

@@ -1,23 +1,29 @@
-"""Transfer recipes (paper Appendix B) as typed dataclasses, loaded with `kvgg.recipe.load`."""
+"""Transfer recipes (paper Appendix B) as typed dataclasses, read by `load_transfer_recipe`.
+
+The sections are named ``*Config`` like the training recipe's (`kvgg.train.ModelConfig`, ...).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Literal
 
-from kvgg.recipe import ExistingPath, Invalid
-from kvgg.transfer.features import VOC_SCALES
+from kvgg.recipe import ExistingPath, Invalid, load
+from kvgg.transfer.features import DEFAULT_BATCH_SIZE, DEFAULT_COMBINE, DEFAULT_SCALES
 from kvgg.transfer.svm import DEFAULT_C_VALUES
 
-Dataset = Literal["voc2007", "voc2012", "caltech101", "caltech256"]
+Dataset = Literal["voc2007", "voc2012", "voc2012_action", "caltech101", "caltech256"]
 
 
 @dataclass
-class DataSection:
+class TransferDataConfig:
     """Which benchmark, where it is, and which splits.
 
     Attributes:
-        dataset: ``voc2007``, ``voc2012``, ``caltech101`` or ``caltech256``.
+        dataset: ``voc2007``, ``voc2012``, ``voc2012_action`` (Table 12: splits of
+            ``ImageSets/Action``), ``caltech101`` or ``caltech256``.
         root: the ``VOCdevkit`` folder, or the folder holding ``101_ObjectCategories`` /
             ``256_ObjectCategories``.
         train: VOC split the SVMs are trained on.
@@ -45,7 +51,7 @@ class DataSection:
 
 
 @dataclass
-class FeatureSection:
+class FeatureConfig:
     """How descriptors are computed (see `kvgg.transfer.extract_features`).
 
     Attributes:
@@ -57,10 +63,10 @@ class FeatureSection:
             ``$XDG_CACHE_HOME/kvgg/features`` (``~/.cache/kvgg/features``).
     """
 
-    scales: list[int] = field(default_factory=lambda: list(VOC_SCALES))
-    combine: Literal["average", "stack"] = "average"
+    scales: list[int] = field(default_factory=lambda: list(DEFAULT_SCALES))
+    combine: Literal["average", "stack"] = DEFAULT_COMBINE
     flip: bool = True
-    batch_size: int = 4
+    batch_size: int = DEFAULT_BATCH_SIZE
     cache_dir: str | None = None
 
     def __post_init__(self):
@@ -71,7 +77,7 @@ class FeatureSection:
 
 
 @dataclass
-class SVMSection:
+class SVMConfig:
     """One-vs-rest linear SVMs (see `kvgg.transfer.fit_one_vs_rest`).
 
     Attributes:
@@ -99,21 +105,21 @@ class TransferRecipe:
 
     Attributes:
         name: the experiment's name (also the default output folder's).
-        data: the benchmark (`DataSection`).
+        data: the benchmark (`TransferDataConfig`).
         models: row label -> ``.keras`` classifier, e.g. ``{D: vgg16.keras, E: vgg19.keras}``.
         fuse: labels of `models` whose descriptors are stacked into one more row
             (the paper's "D & E"); empty for none.
-        features: descriptor settings (`FeatureSection`).
-        svm: classifier settings (`SVMSection`).
+        features: descriptor settings (`FeatureConfig`).
+        svm: classifier settings (`SVMConfig`).
         out_dir: where results, reports and submission files go.
     """
 
     name: str
-    data: DataSection
+    data: TransferDataConfig
     models: dict[str, ExistingPath]
     fuse: list[str] = field(default_factory=list)
-    features: FeatureSection = field(default_factory=FeatureSection)
-    svm: SVMSection = field(default_factory=SVMSection)
+    features: FeatureConfig = field(default_factory=FeatureConfig)
+    svm: SVMConfig = field(default_factory=SVMConfig)
     out_dir: str | None = None
 
     def __post_init__(self):
@@ -126,14 +132,12 @@ class TransferRecipe:
             raise Invalid("fuse", "needs two or more models to stack")
 
 
-def load_recipe(path, overrides=()) -> TransferRecipe:
+def load_transfer_recipe(path: str | Path, overrides: Sequence[str] = ()) -> TransferRecipe:
     """Read a transfer recipe YAML file (``recipes/transfer/*.yaml``), with ``key=value``
     overrides.
 
     Example:
-        >>> recipe = load_recipe("recipes/transfer/voc2007.yaml",  # doctest: +SKIP
-        ...                      ["models.D=runs/vgg16/model.keras"])
+        >>> recipe = load_transfer_recipe("recipes/transfer/voc2007.yaml",  # doctest: +SKIP
+        ...                               ["models.D=runs/vgg16/model.keras"])
     """
-    from kvgg.recipe import load
-
     return load(path, TransferRecipe, overrides)

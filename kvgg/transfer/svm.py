@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -13,6 +14,7 @@ from sklearn.svm import LinearSVC
 from kvgg.transfer.metrics import mean_class_recall, voc_mean_average_precision
 
 DEFAULT_C_VALUES = (0.01, 0.1, 1.0, 10.0, 100.0)
+PARALLEL_MIN_VALUES = 1 << 22  # smaller features: worker processes cost more than they save
 
 
 @dataclass
@@ -70,11 +72,16 @@ def fit_one_vs_rest(
             to the mean class recall of the arg-max for single-label targets and the
             VOC mean AP (area) otherwise.
         holdout: fraction of the images held out to choose C.
-        seed: seed of the held-out split.
+        seed: seed of the held-out split and of the order in which liblinear visits the
+            images, so that the same inputs give the same SVMs.
 
     Example:
-        >>> svms = fit_one_vs_rest(train_x, np.eye(20)[train_y])  # doctest: +SKIP
-        >>> predictions = svms.predict(test_x)  # doctest: +SKIP
+        >>> rng = np.random.default_rng(0)
+        >>> train_y = np.arange(40) % 4
+        >>> train_x = np.eye(4)[train_y] + rng.normal(0, 0.1, (40, 4))
+        >>> svms = fit_one_vs_rest(train_x, np.eye(4)[train_y])
+        >>> svms.predict(np.eye(4)).tolist()
+        [0, 1, 2, 3]
     """
     features = np.asarray(features, np.float32)
     targets = np.asarray(targets)
@@ -88,39 +95,46 @@ def fit_one_vs_rest(
     single_label = bool(np.all(targets.sum(axis=1) == 1))
     score = score or (_mean_class_recall_score if single_label else _map_score)
     if c is not None or len(c_values) == 1:
-        return _fit(features, targets, ignore, c if c is not None else c_values[0])
+        return _fit(features, targets, ignore, c if c is not None else c_values[0], seed)
     if not 0 < holdout < 1:
         raise ValueError(f"`holdout` must be in (0, 1). Received: holdout={holdout!r}")
     fit_rows, held_rows = _holdout_split(targets, single_label, holdout, seed)
     validation = {}
     for candidate in c_values:
-        svms = _fit(features[fit_rows], targets[fit_rows], ignore[fit_rows], candidate)
+        svms = _fit(features[fit_rows], targets[fit_rows], ignore[fit_rows], candidate, seed)
         decision = svms.decision_function(features[held_rows])
         validation[float(candidate)] = float(score(decision, targets[held_rows], ignore[held_rows]))
     best = max(validation, key=validation.get)
-    final = _fit(features, targets, ignore, best)
+    final = _fit(features, targets, ignore, best, seed)
     final.validation = validation
     return final
 
 
-def _fit(features, targets, ignore, c) -> LinearSVMs:
+def _fit(features, targets, ignore, c, seed) -> LinearSVMs:
     if not c > 0:
         raise ValueError(f"The SVM constant C must be positive. Received: c={c!r}")
 
-    def fit_class(k):
+    weights = np.zeros((targets.shape[1], features.shape[1]), np.float32)
+    bias = np.zeros(targets.shape[1], np.float32)
+    jobs = {}
+    for k in range(targets.shape[1]):
         rows = ~ignore[:, k]
         y = targets[rows, k] > 0
         if y.all() or not y.any():  # one-sided class: a constant score, no hyperplane
-            return np.zeros(features.shape[1]), 1.0 if y.all() else -1.0
-        svm = LinearSVC(C=c, dual="auto", max_iter=10000).fit(features[rows], y)
-        return svm.coef_[0], svm.intercept_[0]
-
-    # liblinear releases the GIL: one thread per core trains the classes in parallel.
-    fitted = Parallel(n_jobs=-1, prefer="threads")(
-        delayed(fit_class)(k) for k in range(targets.shape[1])
+            bias[k] = 1.0 if y.all() else -1.0
+        else:
+            jobs[k] = (features[rows], y)
+    # Large problems: one process per core trains the classes in parallel. Not threads:
+    # liblinear draws the order of its coordinate descent from one generator global to the
+    # process (seeded by random_state as each fit starts), so concurrent fits would
+    # interleave their draws and the SVMs, and any close ranking, would change by run.
+    parallel = features.size >= PARALLEL_MIN_VALUES and len(jobs) > 1
+    fitted = Parallel(n_jobs=min(len(jobs), os.cpu_count() or 1) if parallel else 1)(
+        delayed(LinearSVC(C=c, dual="auto", max_iter=10000, random_state=seed + k).fit)(x, y)
+        for k, (x, y) in jobs.items()
     )
-    weights = np.array([w for w, _ in fitted], np.float32)
-    bias = np.array([b for _, b in fitted], np.float32)
+    for k, svm in zip(jobs, fitted, strict=True):
+        weights[k], bias[k] = svm.coef_[0], svm.intercept_[0]
     return LinearSVMs(weights, bias, float(c))
 
 

@@ -13,7 +13,9 @@ from kvgg.models import get_config
 SOURCES = ("keras", "torchvision")
 
 
-def import_weights(source: str, config: str, out, *, file=None) -> Path:
+def import_weights(
+    source: str, config: str, out: str | Path, *, file: str | Path | None = None
+) -> Path:
     """Import published ImageNet weights into a kvgg model and save it to `out`.
 
     The file carries the ImageNet class names (so ``kvgg predict`` prints names) and a

@@ -17,8 +17,8 @@ import keras
 import numpy as np
 
 from kvgg.models import build, get_config
-from kvgg.models.configs import STAGE_FILTERS
-from kvgg.weights.common import assign
+from kvgg.models.configs import INPUT_SIZE, STAGE_FILTERS
+from kvgg.models.pretrained import assign
 
 # torchvision's input convention: RGB scaled to [0, 1], then normalised by these.
 TORCHVISION_MEAN = (0.485, 0.456, 0.406)
@@ -68,7 +68,7 @@ def from_torchvision(
     path,
     config: str,
     *,
-    input_shape: Sequence[int] = (224, 224, 3),
+    input_shape: Sequence[int] = (INPUT_SIZE, INPUT_SIZE, 3),
     mean: Sequence[float] = TORCHVISION_MEAN,
     std: Sequence[float] = TORCHVISION_STD,
 ) -> keras.Model:

@@ -1,0 +1,223 @@
+"""Images with their ground-truth boxes: ILSVRC/VOC XML trees and Kaggle's LOC_*_solution.csv.
+
+A `BoxSource` holds, per image, its path, its class and the boxes of that class as pixel
+corners ``(xmin, ymin, xmax, ymax)`` (continuous coordinates, see `kvgg.localize.boxes`;
+the XML's 1-based inclusive corners ``x1..x2`` become ``x1 - 1 .. x2``). An image whose
+annotation is missing, is not valid XML, has a bad ``bndbox`` or no box of the image's
+class is left out, counted and named in ``source.bad_annotations`` (and logged), like an
+undecodable image; it never stops the run.
+"""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from kvgg.data.bad_files import BadFiles
+from kvgg.data.voc_annotations import read_annotation
+
+__all__ = ["BoxSource", "box_folder", "kaggle_boxes"]
+
+_IMAGE_SUFFIXES = (".jpeg", ".jpg", ".png", ".bmp", ".gif")
+
+
+@dataclass
+class BoxSource:
+    """Images, their class indices and their ground-truth boxes (pixel corners).
+
+    Args:
+        name: where the data came from.
+        class_names: the class names, in label order.
+        paths: one image file per example.
+        labels: (N,) class indices.
+        boxes: per image, a (K, 4) float array of the boxes of its class, K >= 1.
+        bad_annotations: the images left out for a missing or bad annotation.
+    """
+
+    name: str
+    class_names: list[str]
+    paths: list[str]
+    labels: np.ndarray
+    boxes: list[np.ndarray]
+    bad_annotations: BadFiles = field(default_factory=BadFiles)
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.class_names)
+
+    def padded_boxes(self) -> np.ndarray:
+        """(N, K_max, 4) float32 boxes, padded with empty (all-zero) boxes."""
+        most = max((len(b) for b in self.boxes), default=1)
+        padded = np.zeros((len(self.boxes), most, 4), np.float32)
+        for row, boxes in enumerate(self.boxes):
+            padded[row, : len(boxes)] = boxes
+        return padded
+
+
+def box_folder(images, annotations, classes=None) -> BoxSource:
+    """Images with PASCAL-VOC-style XML boxes (ILSVRC ``bbox`` files, VOC ``Annotations``).
+
+    Two layouts: class folders (``images/n01440764/x.JPEG``) with a parallel annotation
+    tree (``annotations/n01440764/x.xml``), the ILSVRC-2012 training layout; or a flat
+    folder of images (``images/x.JPEG``) with ``annotations/x.xml`` beside each, where the
+    class is the first object's name (the ILSVRC-2012 validation layout).
+
+    Args:
+        images: the image folder.
+        annotations: the annotation folder.
+        classes: the class names in label order (a list); default: the sorted class
+            folders, or the sorted object names of a flat folder.
+
+    Returns:
+        A `BoxSource`; images without a usable annotation are left out and named in
+        ``bad_annotations``.
+
+    Example:
+        >>> train = box_folder("ILSVRC2012/train", "ILSVRC2012/bbox/train")  # doctest: +SKIP
+    """
+    images, annotations = _folder(images, "image"), _folder(annotations, "annotation")
+    folders = sorted(p.name for p in images.iterdir() if p.is_dir() and not p.name.startswith("."))
+    bad = BadFiles()
+    examples = []  # (path, class name, boxes)
+    if folders:
+        for folder in folders:
+            for path in _images_in(images / folder):
+                xml = annotations / folder / f"{path.stem}.xml"
+                boxes = _boxes_of(xml, folder, bad)
+                if boxes is not None:
+                    examples.append((str(path), folder, boxes))
+        class_names = list(classes) if classes is not None else folders
+    else:
+        for path in _images_in(images):
+            xml = annotations / f"{path.stem}.xml"
+            boxes = _boxes_of(xml, None, bad)
+            if boxes is not None:
+                examples.append((str(path), *boxes))
+        names = sorted({name for _, name, _ in examples})
+        class_names = list(classes) if classes is not None else names
+    return _source(f"boxes:{images}", class_names, examples, bad)
+
+
+def kaggle_boxes(images, solution, classes=None) -> BoxSource:
+    """Images with boxes from Kaggle's ``LOC_train_solution.csv`` / ``LOC_val_solution.csv``.
+
+    Each row is ``ImageId,PredictionString`` with the string a repetition of ``synset xmin
+    ymin xmax ymax``. The image's class is the first synset; its boxes are those of that
+    synset. The image is ``images/<ImageId>.JPEG`` (validation) or
+    ``images/<synset>/<ImageId>.JPEG`` (training).
+
+    Args:
+        images: the image folder.
+        solution: the CSV file.
+        classes: the class names in label order; default: the sorted synsets found.
+
+    Example:
+        >>> val = kaggle_boxes("ILSVRC/Data/CLS-LOC/val", "LOC_val_solution.csv")
+        ... # doctest: +SKIP
+    """
+    images = _folder(images, "image")
+    solution = Path(solution)
+    if not solution.is_file():
+        raise FileNotFoundError(f"No Kaggle solution file at '{solution}'.")
+    with open(solution, newline="") as f:
+        rows = [row for row in csv.reader(f) if row]
+    if not rows or [c.strip().lower() for c in rows[0][:2]] != ["imageid", "predictionstring"]:
+        raise ValueError(
+            f"Kaggle solution file '{solution}' must start with the header "
+            "'ImageId,PredictionString'."
+        )
+    bad = BadFiles()
+    examples = []
+    for line, row in enumerate(rows[1:], start=2):
+        image_id, fields = row[0].strip(), (row[1].split() if len(row) > 1 else [])
+        if not fields or len(fields) % 5:
+            bad.record(f"{solution}:{line} (PredictionString is not 'synset x1 y1 x2 y2 ...')")
+            continue
+        synset = fields[0]
+        try:
+            corners = np.array(
+                [[float(v) for v in fields[i + 1 : i + 5]] for i in range(0, len(fields), 5)
+                 if fields[i] == synset], np.float32,
+            )  # fmt: skip
+        except ValueError:
+            bad.record(f"{solution}:{line} (a box coordinate is not a number)")
+            continue
+        path = next(
+            (p for p in (images / f"{image_id}.JPEG", images / synset / f"{image_id}.JPEG")
+             if p.is_file()), None,
+        )  # fmt: skip
+        if path is None:
+            bad.record(f"{solution}:{line} (no image {image_id}.JPEG under {images})")
+            continue
+        examples.append((str(path), synset, _from_xml_corners(corners)))
+    names = sorted({name for _, name, _ in examples})
+    class_names = list(classes) if classes is not None else names
+    return _source(f"kaggle:{solution}", class_names, examples, bad)
+
+
+def _source(name, class_names, examples, bad) -> BoxSource:
+    position = {c: i for i, c in enumerate(class_names)}
+    unknown = sorted({c for _, c, _ in examples} - set(position))
+    if unknown:
+        raise ValueError(f"{name}: classes not in the class list: {unknown[:5]}")
+    if not examples:
+        raise ValueError(f"{name}: no image with a usable box annotation ({bad}).")
+    return BoxSource(
+        name=name,
+        class_names=list(class_names),
+        paths=[p for p, _, _ in examples],
+        labels=np.array([position[c] for _, c, _ in examples], np.int64),
+        boxes=[b for _, _, b in examples],
+        bad_annotations=bad,
+    )
+
+
+def _boxes_of(xml: Path, class_name, bad: BadFiles):
+    """The boxes of ``class_name`` (or (name, boxes) of the first object's class when
+    None) in one XML file; None (recorded in ``bad``) when it has none or is unusable."""
+    try:
+        objects = read_annotation(xml, classes=None)
+    except (ValueError, FileNotFoundError) as error:
+        bad.record(f"{xml} ({_reason(error)})")
+        return None
+    if not objects:
+        bad.record(f"{xml} (no <object>)")
+        return None
+    name = class_name or objects[0].name
+    corners = np.array([o.box for o in objects if o.name == name], np.float32).reshape(-1, 4)
+    if not len(corners):
+        bad.record(f"{xml} (no box of class {name!r})")
+        return None
+    boxes = _from_xml_corners(corners)
+    return boxes if class_name else (name, boxes)
+
+
+def _from_xml_corners(corners):
+    """1-based inclusive XML corners -> continuous pixel corners."""
+    return (corners - np.array([1, 1, 0, 0], np.float32)).astype(np.float32)
+
+
+def _reason(error) -> str:
+    text = str(error)
+    if isinstance(error, FileNotFoundError):
+        return "missing"
+    if "not valid XML" in text:
+        return "not valid XML"
+    return "bad bndbox" if "bndbox" in text else text
+
+
+def _images_in(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.iterdir() if p.suffix.lower() in _IMAGE_SUFFIXES)
+
+
+def _folder(path, what) -> Path:
+    path = Path(path)
+    if not path.is_dir():
+        raise FileNotFoundError(f"No {what} folder at '{path}'.")
+    return path

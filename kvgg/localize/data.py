@@ -1,0 +1,240 @@
+"""Box-aware augmentation (paper Appendix A) and the localisation training dataset.
+
+The transforms are pure TensorFlow functions like `kvgg.data.transforms` (eager or inside
+``Dataset.map``) on an image and its boxes, (K, 4) pixel corners ``(xmin, ymin, xmax,
+ymax)``; all-zero rows are padding and stay empty. The box moves with the image:
+
+- **rescale** (isotropic, smallest side S): corners scale with the image;
+- **crop**: corners shift by the window's corner and are clipped to it. *A box cropped
+  away* (nothing of it left inside the window) becomes empty; `box_target` then picks
+  the largest box still visible, and a crop that shows no box of the class gets sample
+  weight 0 (it trains nothing, rather than teaching a made-up box);
+- **flip**: ``x -> width - x`` (xmin and xmax swap roles).
+"""
+
+from __future__ import annotations
+
+import tensorflow as tf
+
+from kvgg.data import transforms
+
+__all__ = [
+    "box_eval_dataset",
+    "box_target",
+    "box_train_dataset",
+    "crop_with_boxes",
+    "flip_with_boxes",
+    "random_crop_with_boxes",
+    "random_flip_with_boxes",
+    "rescale_with_boxes",
+]
+
+
+def rescale_with_boxes(image, boxes, size):
+    """Isotropic rescale to smallest side ``size``; the boxes scale with the image.
+
+    Args:
+        image: (H, W, 3) image.
+        boxes: (K, 4) pixel corners.
+        size: the new smallest side S.
+
+    Returns:
+        (float32 rescaled image, float32 boxes).
+
+    Example:
+        >>> image, boxes = rescale_with_boxes(tf.zeros([100, 200, 3]), [[10., 20, 50, 60]], 50)
+        >>> boxes.numpy().tolist()
+        [[5.0, 10.0, 25.0, 30.0]]
+    """
+    boxes = tf.convert_to_tensor(boxes, tf.float32)
+    old = tf.cast(tf.shape(image)[:2], tf.float32)
+    resized = transforms.rescale(image, size)
+    factor = tf.cast(tf.shape(resized)[:2], tf.float32) / old  # (y, x), rounded sizes
+    return resized, boxes * tf.stack([factor[1], factor[0], factor[1], factor[0]])
+
+
+def crop_with_boxes(image, boxes, top, left, size: int):
+    """The ``size`` x ``size`` window at (top, left); boxes shifted and clipped to it.
+
+    Example:
+        >>> _, boxes = crop_with_boxes(tf.zeros([64, 64, 3]), [[0., 0, 40, 40]], 16, 8, 32)
+        >>> boxes.numpy().tolist()
+        [[0.0, 0.0, 32.0, 24.0]]
+    """
+    boxes = tf.convert_to_tensor(boxes, tf.float32)
+    top, left = tf.cast(top, tf.int32), tf.cast(left, tf.int32)
+    crop = tf.cast(image[top : top + size, left : left + size], tf.float32)
+    crop = tf.ensure_shape(crop, [size, size, 3])
+    shift = tf.cast(tf.stack([left, top, left, top]), tf.float32)
+    moved = tf.clip_by_value(boxes - shift, 0.0, float(size))
+    visible = (moved[:, 2] > moved[:, 0]) & (moved[:, 3] > moved[:, 1])
+    return crop, tf.where(visible[:, None], moved, tf.zeros_like(moved))
+
+
+def random_crop_with_boxes(image, boxes, size: int, seed=None):
+    """A uniformly placed ``size`` x ``size`` window (as `kvgg.data.transforms.random_crop`)
+    with its boxes.
+
+    Example:
+        >>> crop, boxes = random_crop_with_boxes(image, boxes, 224, seed=[1, 2])
+        ... # doctest: +SKIP
+    """
+    shape = tf.shape(image)
+    draws = _uniform([2], seed)
+    limits = tf.cast(shape[:2] - size + 1, tf.float32)
+    corner = tf.cast(tf.minimum(tf.floor(draws * limits), limits - 1.0), tf.int32)
+    return crop_with_boxes(image, boxes, corner[0], corner[1], size)
+
+
+def flip_with_boxes(image, boxes):
+    """Mirror the image left-right and its boxes with it.
+
+    Example:
+        >>> _, boxes = flip_with_boxes(tf.zeros([10, 100, 3]), [[10., 0, 30, 5]])
+        >>> boxes.numpy().tolist()
+        [[70.0, 0.0, 90.0, 5.0]]
+    """
+    boxes = tf.convert_to_tensor(boxes, tf.float32)
+    width = tf.cast(tf.shape(image)[1], tf.float32)
+    mirrored = tf.stack([width - boxes[:, 2], boxes[:, 1], width - boxes[:, 0], boxes[:, 3]], 1)
+    empty = tf.reduce_all(tf.equal(boxes, 0.0), axis=1, keepdims=True)
+    return tf.reverse(image, axis=[1]), tf.where(empty, boxes, mirrored)
+
+
+def random_flip_with_boxes(image, boxes, seed=None):
+    """`flip_with_boxes` with probability 1/2.
+
+    Example:
+        >>> image, boxes = random_flip_with_boxes(image, boxes, seed=[0, 7])  # doctest: +SKIP
+    """
+    boxes = tf.convert_to_tensor(boxes, tf.float32)
+    image = tf.cast(image, tf.float32)
+    return tf.cond(
+        _uniform([], seed) < 0.5,
+        lambda: flip_with_boxes(image, boxes),
+        lambda: (tf.identity(image), tf.identity(boxes)),
+    )
+
+
+def box_target(boxes, label, size):
+    """The training target of a crop: ((cx, cy, w, h, label), weight).
+
+    The largest visible box (pixel corners in a ``size`` x ``size`` crop) in the
+    normalised frame of `kvgg.localize.boxes`, then the class index; weight 0 when every
+    box was cropped away (see the module docstring), else 1.
+
+    Example:
+        >>> target, weight = box_target([[0., 0, 16, 32], [0, 0, 0, 0]], 3, 32)
+        >>> target.numpy().tolist(), float(weight)
+        ([0.25, 0.5, 0.5, 1.0, 3.0], 1.0)
+    """
+    boxes = tf.convert_to_tensor(boxes, tf.float32)
+    area = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
+    best = tf.gather(boxes, tf.argmax(area)) / float(size)
+    frame = tf.stack(
+        [(best[0] + best[2]) / 2, (best[1] + best[3]) / 2, best[2] - best[0], best[3] - best[1]]
+    )
+    target = tf.concat([frame, tf.cast(tf.reshape(label, [1]), tf.float32)], 0)
+    return target, tf.cast(tf.reduce_max(area) > 0, tf.float32)
+
+
+def box_train_dataset(
+    source,
+    *,
+    batch_size: int,
+    scale: int = 256,
+    crop: int = 224,
+    flip: bool = True,
+    shuffle: bool = True,
+    seed: int | None = None,
+    repeat: bool = False,
+) -> tf.data.Dataset:
+    """Batches of the paper's localisation training augmentation (Appendix A).
+
+    Per image: rescale to S, a random ``crop`` x ``crop`` window, a random flip, each
+    applied to the image and its boxes; the target is `box_target`'s. Undecodable images
+    are skipped with a warning naming them.
+
+    Args:
+        source: a `kvgg.localize.annotations.BoxSource`.
+        batch_size: images per batch.
+        scale: the training scale S (>= crop).
+        crop: side of the square crops.
+        flip: random horizontal flips.
+        shuffle: shuffle every epoch.
+        seed: makes the order and the augmentation reproducible.
+        repeat: repeat forever.
+
+    Returns:
+        A dataset of (float32 (B, crop, crop, 3) images, float32 (B, 5) targets, float32
+        (B,) sample weights), ready for ``model.fit`` with `BoxLoss`.
+
+    Example:
+        >>> data = box_train_dataset(box_folder("train", "bbox"), batch_size=64, scale=384)
+        ... # doctest: +SKIP
+    """
+    if not isinstance(scale, int) or scale < crop:
+        raise ValueError(f"scale must be an int >= crop ({crop}). Received: scale={scale!r}")
+    items = tf.data.Dataset.from_tensor_slices((source.paths, source.labels, source.padded_boxes()))
+    if shuffle:
+        items = items.shuffle(len(source), seed=seed, reshuffle_each_iteration=True)
+    if repeat:
+        items = items.repeat()
+    seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True)
+
+    def augment(index, element):
+        (path, label, boxes), draw = element
+        crop_seed, flip_seed = tf.unstack(
+            tf.random.experimental.stateless_split(tf.stack([draw, index]), 2)
+        )
+        image = transforms.decode_rgb(tf.io.read_file(path))
+        image, boxes = rescale_with_boxes(image, boxes, scale)
+        image, boxes = random_crop_with_boxes(image, boxes, crop, crop_seed)
+        if flip:
+            image, boxes = random_flip_with_boxes(image, boxes, flip_seed)
+        target, weight = box_target(boxes, label, crop)
+        return image, target, weight
+
+    data = tf.data.Dataset.zip(items, seeds).enumerate()
+    data = data.map(augment, num_parallel_calls=tf.data.AUTOTUNE, deterministic=seed is not None)
+    data = data.ignore_errors(log_warning=True)
+    return data.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+
+
+def box_eval_dataset(source, *, batch_size: int, scale: int = 256, crop: int = 224):
+    """Validation batches: rescale to Q = ``scale``, the centre crop, its target.
+
+    The centre crop and the ground-truth class are protocol 1 of the paper (Table 8);
+    `kvgg.localize.BoxAccuracy` on these batches is 1 - that error, measured against the
+    box clipped to the crop.
+
+    Returns:
+        A dataset of (images, (B, 5) targets, (B,) weights), in source order.
+
+    Example:
+        >>> data = box_eval_dataset(box_folder("val", "bbox/val"), batch_size=64, scale=384)
+        ... # doctest: +SKIP
+    """
+    if not isinstance(scale, int) or scale < crop:
+        raise ValueError(f"scale must be an int >= crop ({crop}). Received: scale={scale!r}")
+    items = tf.data.Dataset.from_tensor_slices((source.paths, source.labels, source.padded_boxes()))
+
+    def centre(path, label, boxes):
+        image = transforms.decode_rgb(tf.io.read_file(path))
+        image, boxes = rescale_with_boxes(image, boxes, scale)
+        shape = tf.shape(image)
+        image, boxes = crop_with_boxes(
+            image, boxes, (shape[0] - crop) // 2, (shape[1] - crop) // 2, crop
+        )
+        target, weight = box_target(boxes, label, crop)
+        return image, target, weight
+
+    data = items.map(centre, num_parallel_calls=tf.data.AUTOTUNE)
+    data = data.ignore_errors(log_warning=True)
+    return data.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+
+
+def _uniform(shape, seed):
+    if seed is None:
+        return tf.random.uniform(shape)
+    return tf.random.stateless_uniform(shape, seed)

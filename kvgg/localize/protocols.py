@@ -1,0 +1,199 @@
+"""The paper's two localisation test protocols (Appendix A).
+
+Protocol 1 (`centre_crop_boxes`, Table 8): the net sees the central crop of the image
+rescaled to Q; the box of the ground-truth class is the answer. Protocol 2
+(`DenseLocalizer`, Table 9): the nets run fully-convolutionally over the whole image at
+each scale Q, each output location predicting a box per class; the classifier's top-5
+classes are kept, and for each the boxes of every location, scale and net are merged by
+OverFeat's greedy procedure (`kvgg.localize.boxes.greedy_merge`), each rated by the
+classifier's posterior of the class at the windows that predicted it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import keras
+import numpy as np
+
+from kvgg.evaluate.common import check_scales, crop_size, softmax
+from kvgg.evaluate.forward import Forward
+from kvgg.localize.boxes import DEFAULT_MERGE_THRESHOLD, frame_to_corners, greedy_merge
+from kvgg.localize.model import regression_of
+from kvgg.models.configs import STRIDE
+from kvgg.models.surgery import fully_convolutional
+
+__all__ = ["DenseLocalizer", "Guess", "centre_crop_boxes", "rescaled"]
+
+
+def rescaled(image: np.ndarray, size: int) -> np.ndarray:
+    """``image`` isotropically rescaled so that its smallest side is ``size`` (float32)."""
+    from kvgg.data import transforms
+
+    return transforms.rescale(image, size).numpy()
+
+
+def centre_crop_boxes(
+    localizer: keras.Model, images: Sequence[np.ndarray], labels, *, scale: int
+) -> np.ndarray:
+    """Protocol 1: the ground-truth class's box from the central crop at scale Q.
+
+    Args:
+        localizer: a localisation net (`kvgg.localize.build_localizer`).
+        images: whole RGB images (H, W, 3), any sizes.
+        labels: their ground-truth class indices.
+        scale: Q, the smallest side after rescaling (>= the net's input size).
+
+    Returns:
+        (N, 4) boxes as pixel corners of the original images.
+
+    Example:
+        >>> boxes = centre_crop_boxes(localizer, [photo], [3], scale=384)  # doctest: +SKIP
+    """
+    crop = crop_size(localizer)
+    check_scales([scale], crop)
+    crops, offsets, factors = [], [], []
+    for image in images:
+        resized = rescaled(image, scale)
+        height, width = resized.shape[:2]
+        top, left = (height - crop) // 2, (width - crop) // 2
+        crops.append(resized[top : top + crop, left : left + crop])
+        offsets.append((left, top))
+        factors.append((width / image.shape[1], height / image.shape[0]))
+    outputs = np.concatenate(
+        [localizer.predict_on_batch(np.stack(crops[i : i + 32])) for i in range(0, len(crops), 32)]
+    )
+    per_class = np.asarray(outputs, np.float64).reshape(len(crops), -1, 4)
+    labels = np.asarray(labels, np.int64)
+    if per_class.shape[1] == 1:  # SCR: the shared box
+        chosen = per_class[:, 0]
+    else:
+        chosen = per_class[np.arange(len(crops)), labels]
+    corners = frame_to_corners(chosen, crop, crop)
+    shift = np.array([[x, y, x, y] for x, y in offsets], np.float64)
+    scale_back = np.array([[fx, fy, fx, fy] for fx, fy in factors], np.float64)
+    return (corners + shift) / scale_back
+
+
+@dataclass(frozen=True)
+class Guess:
+    """One (class, box) guess of protocol 2.
+
+    Args:
+        label: class index.
+        posterior: the classifier's posterior of the class (averaged over scales).
+        box: pixel corners ``(xmin, ymin, xmax, ymax)`` in the original image.
+        rating: the merged box's accumulated window scores.
+    """
+
+    label: int
+    posterior: float
+    box: tuple[float, float, float, float]
+    rating: float
+
+
+class DenseLocalizer:
+    """Protocol 2: dense localisation over scales, top-k classes, greedy merging, fusion.
+
+    Args:
+        classifier: the classification net giving the top classes (and each window's
+            class score).
+        localizers: ``[(localisation net, scales Q), ...]``; with several nets the union
+            of their boxes is merged (the paper's Table 9 fusion).
+        top: classes kept (5 for the ILSVRC top-5 error).
+        threshold: the greedy merge threshold (`kvgg.localize.boxes.DEFAULT_MERGE_THRESHOLD`).
+        classifier_scales: scales at which the classifier scores the image; default:
+            every scale of the localisation nets.
+
+    Example:
+        >>> localize = DenseLocalizer(classifier, [(loc_net, (352, 384))])  # doctest: +SKIP
+        >>> guesses = localize(photo)  # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        classifier: keras.Model,
+        localizers: Sequence[tuple[keras.Model, Sequence[int]]],
+        *,
+        top: int = 5,
+        threshold: float = DEFAULT_MERGE_THRESHOLD,
+        classifier_scales: Sequence[int] | None = None,
+    ):
+        if not localizers:
+            raise ValueError("DenseLocalizer needs at least one localisation net.")
+        if top < 1:
+            raise ValueError(f"`top` must be positive. Received: top={top}")
+        num_classes = classifier.output_shape[-1]
+        self.top = min(top, num_classes)
+        self.threshold = float(threshold)
+        self.classifier_crop = crop_size(classifier)
+        self.classifier = Forward(fully_convolutional(classifier, logits=True), bucket=None)
+        self.nets = []
+        for net, scales in localizers:
+            crop = crop_size(net)
+            self.nets.append(
+                (
+                    Forward(fully_convolutional(net), bucket=None),
+                    check_scales(scales, crop),
+                    crop,
+                    regression_of(net, num_classes) == "pcr",
+                )
+            )
+        every = sorted({q for _, scales, _, _ in self.nets for q in scales})
+        self.classifier_scales = check_scales(classifier_scales or every, self.classifier_crop)
+
+    def __call__(self, image: np.ndarray) -> list[Guess]:
+        """The top classes of one whole RGB image (H, W, 3), each with its merged box."""
+        views = {q: rescaled(image, q) for q in {*self.classifier_scales, *self._net_scales()}}
+        maps = {q: softmax(self.classifier(views[q][None])[0]) for q in views}
+        posterior = np.mean([maps[q].mean(axis=(0, 1)) for q in self.classifier_scales], axis=0)
+        classes = np.argsort(-posterior)[: self.top]
+        corners = {int(c): [] for c in classes}
+        ratings = {int(c): [] for c in classes}
+        for forward, scales, crop, per_class in self.nets:
+            for q in scales:
+                view = views[q]
+                box_map = forward(view[None])[0]  # (rows, cols, 4 or 4 * classes)
+                rows, cols = box_map.shape[:2]
+                boxes = box_map.reshape(rows, cols, -1, 4).astype(np.float64)
+                window = self._window_corners(rows, cols)
+                scores = self._window_scores(maps[q], rows, cols, posterior)
+                for c in classes:
+                    frame = boxes[:, :, c if per_class else 0]
+                    pixels = frame_to_corners(frame, crop, crop) + window
+                    size = np.array([view.shape[1], view.shape[0]] * 2, np.float64)
+                    corners[int(c)].append((pixels / size).reshape(-1, 4))
+                    ratings[int(c)].append(scores[:, :, c].reshape(-1))
+        height, width = image.shape[:2]
+        guesses = []
+        for c in classes:
+            merged, rating = greedy_merge(
+                np.concatenate(corners[int(c)]),
+                np.concatenate(ratings[int(c)]),
+                threshold=self.threshold,
+            )
+            box = merged[0] * np.array([width, height, width, height])
+            guesses.append(
+                Guess(int(c), float(posterior[c]), tuple(box.tolist()), float(rating[0]))
+            )
+        return guesses
+
+    def _net_scales(self):
+        return {q for _, scales, _, _ in self.nets for q in scales}
+
+    @staticmethod
+    def _window_corners(rows, cols):
+        """(rows, cols, 4) pixel offsets (left, top, left, top) of each location's window."""
+        top = np.arange(rows) * STRIDE
+        left = np.arange(cols) * STRIDE
+        grid_top, grid_left = np.meshgrid(top, left, indexing="ij")
+        return np.stack([grid_left, grid_top, grid_left, grid_top], axis=-1).astype(np.float64)
+
+    @staticmethod
+    def _window_scores(score_map, rows, cols, posterior):
+        """(rows, cols, classes): the classifier's posterior at each window, where its map
+        matches the localisation net's; else the image's posterior everywhere."""
+        if score_map.shape[:2] == (rows, cols):
+            return score_map
+        return np.broadcast_to(posterior, (rows, cols, len(posterior)))

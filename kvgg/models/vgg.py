@@ -128,9 +128,7 @@ def build(
             name="preprocess",
         )(x)
 
-    for block, (kernels, filters) in enumerate(
-        zip(cfg.kernels, cfg.filters, strict=True), start=1
-    ):
+    for block, (kernels, filters) in enumerate(zip(cfg.kernels, cfg.filters, strict=True), start=1):
         channels = _scaled(filters, width)
         for index, kernel in enumerate(kernels, start=1):
             layer_name = f"block{block}_conv{index}"

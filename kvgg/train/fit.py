@@ -156,8 +156,7 @@ def fit(
         f"{verb} {recipe.name} ({model.name}, {model.count_params():,} parameters) in {run.path}: "
         f"{len(train_source)} training images, {len(val_source)} validation, {steps} steps of "
         f"{recipe.optimizer.batch_size} per epoch{_compute(recipe.run.precision, jit_compile)}, "
-        f"{replication.description}"
-        + (f", from epoch {initial_epoch + 1}" if saved else "")
+        f"{replication.description}" + (f", from epoch {initial_epoch + 1}" if saved else "")
     )
     model.fit(
         train_data,
@@ -195,7 +194,7 @@ def fit(
 
 
 def _compute(run_precision: str, jit_compile: bool) -> str:
-    """", mixed_bfloat16 with XLA" and the like; nothing for float32 without XLA."""
+    """ ", mixed_bfloat16 with XLA" and the like; nothing for float32 without XLA."""
     parts = [run_precision] if run_precision != "float32" else []
     parts += ["with XLA" if parts else "XLA"] if jit_compile else []
     return "".join(f", {part}" if i == 0 else f" {part}" for i, part in enumerate(parts))

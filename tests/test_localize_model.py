@@ -47,6 +47,7 @@ def test_bad_arguments_are_named():
         build_localizer(headless)
 
 
+@pytest.mark.slow  # a fresh interpreter: ~10 s of Keras start-up
 def test_saved_localizer_loads_without_kvgg(tmp_path):
     net = build_localizer(tiny_model("A"), regression="pcr", seed=0)
     net.compile(optimizer="sgd", loss=BoxLoss())

@@ -126,7 +126,7 @@ def test_init_from_a_run_of_another_precision(trained, tmp_path):
             np.testing.assert_array_equal(mine, theirs)
 
 
-@pytest.mark.parametrize("resumed_in", ["float32", "mixed_float16"])
+@pytest.mark.parametrize("resumed_in", ["float32", pytest.param("mixed_float16", marks=SLOW)])
 def test_resume_in_another_precision_carries_weights_and_sgd_state(resumed_in, tmp_path):
     run_dir = tmp_path / "run"
     started_in = "mixed_bfloat16" if resumed_in == "mixed_float16" else "mixed_float16"

@@ -297,7 +297,10 @@ def test_plot_that_fails_part_way_keeps_the_old_png_and_leaves_no_partial(tmp_pa
     assert sorted(p.name for p in tmp_path.iterdir()) == ["curves.png", "history.csv"]
 
 
-@pytest.mark.parametrize("recipe", ["vgg11_lrn_s256", "vgg16_s256_512", "vgg16_bn_cifar100"])
+@pytest.mark.parametrize(
+    "recipe",
+    ["vgg11_lrn_s256", "vgg16_s256_512", pytest.param("vgg16_bn_cifar100", marks=pytest.mark.slow)],
+)
 def test_paper_recipes_run_their_smoke_setting(tmp_path, recipe):
     path = QUICKSTART.parent / f"{recipe}.yaml"
     result = CliRunner().invoke(main, ["fit", str(path), "--smoke", "--run-dir", str(tmp_path)])

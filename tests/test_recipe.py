@@ -134,27 +134,6 @@ def test_training_recipe_points_at_the_line_of_a_missing_parent_run(tmp_path):
     assert "vgg16_s384.yaml line 14: model.init_from is invalid: no such file" in str(error.value)
 
 
-def _all_recipes():
-    return sorted(RECIPES.glob("*.yaml")) + sorted((RECIPES / "transfer").glob("*.yaml"))
-
-
-@pytest.mark.parametrize("path", _all_recipes(), ids=lambda p: str(p.relative_to(RECIPES)))
-def test_every_recipe_in_the_repository_validates(path):
-    """Recipes under recipes/ are training recipes; those under recipes/transfer/ transfer ones."""
-    assert path.read_text().startswith(
-        f"# kvgg {'transfer' if 'transfer' in path.parts else 'fit'}"
-    )
-    if path.parent.name == "transfer":
-        from kvgg.transfer.recipe import TransferRecipe
-
-        load(path, TransferRecipe, check_paths=False)
-        return
-    recipe = load_train_recipe(path, check_paths=False)
-    assert recipe.name == path.stem
-    smoke = load_train_recipe(path, smoke=True)  # the smoke setting needs no external files
-    assert smoke.data.crop == 32 and smoke.schedule.epochs == 1
-
-
 def test_table3_chain_is_explicit():
     """Deeper S=256 nets start from net A; S=384 from S=256; [256, 512] from S=384 (lr 1e-3)."""
     for config in ("vgg13", "vgg16_conv1", "vgg16", "vgg19"):

@@ -251,9 +251,12 @@ def image_folder(root, classes=None) -> FileSource:
             sorted sub-folder names.
 
     Example:
-        >>> source = image_folder("ILSVRC2012/train")  # doctest: +SKIP
-        >>> source.num_classes, len(source)  # doctest: +SKIP
-        (1000, 1281167)
+        >>> import tempfile
+        >>> from kvgg.localize.demo import pasted_objects  # writes <class>/*.jpg
+        >>> images, _ = pasted_objects(tempfile.mkdtemp(), per_class=2)
+        >>> source = image_folder(images)
+        >>> source.class_names, len(source)
+        (['blue', 'green', 'red'], 6)
     """
     root = _existing_dir(root, "image folder")
     folders = sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
@@ -300,9 +303,17 @@ def labels_file(folder, labels, classes=None, meta=None) -> FileSource:
             a text file of ``ID WNID`` lines, or of one WNID per line in ID order.
 
     Example:
-        >>> val = labels_file("ILSVRC2012/val", "ILSVRC2012_validation_ground_truth.txt",
-        ...                   meta="ILSVRC2012_devkit_t12/data/meta.mat")  # doctest: +SKIP
-        >>> val = labels_file("ILSVRC2012/val", "LOC_val_solution.csv")  # doctest: +SKIP
+        >>> import tempfile
+        >>> from pathlib import Path
+        >>> from PIL import Image
+        >>> folder = Path(tempfile.mkdtemp())
+        >>> for name in ("a.jpg", "b.jpg", "c.jpg"):
+        ...     Image.new("RGB", (40, 30)).save(folder / name)
+        >>> lines = ["a.jpg n01440764", "b.jpg n01443537", "c.jpg n01440764"]  # Caffe's val.txt
+        >>> _ = (folder / "val.txt").write_text("\\n".join(lines))
+        >>> val = labels_file(folder, folder / "val.txt")  # WordNet ids: ImageNet's order
+        >>> val.num_classes, val.labels.tolist()
+        (1000, [0, 1, 0])
     """
     folder = _existing_dir(folder, "image folder")
     labels = Path(labels)
@@ -400,7 +411,15 @@ def tfrecords(pattern, classes=None) -> TFRecordSource:
         classes: optional class list or file (one synset per line).
 
     Example:
-        >>> source = tfrecords("shards/train-*")  # doctest: +SKIP
+        >>> import tempfile
+        >>> from kvgg.data.tfrecord import write_tfrecords
+        >>> from kvgg.localize.demo import pasted_objects
+        >>> images, _ = pasted_objects(tempfile.mkdtemp(), per_class=2)
+        >>> out = tempfile.mkdtemp()
+        >>> shards, left_out = write_tfrecords(image_folder(images), out, shards=2)
+        >>> source = tfrecords(f"{out}/train-*")  # class names from the classes.txt beside
+        >>> source.class_names, len(source)
+        (['blue', 'green', 'red'], 6)
     """
     pattern = str(pattern)
     if Path(pattern).is_dir():
@@ -434,6 +453,8 @@ def voc(root, year: int | str = 2007, split: str = "trainval") -> VOCSource:
         split: ``train``, ``val``, ``trainval`` or ``test`` (a file in ImageSets/Main).
 
     Example:
+        Not run as a doctest: it needs the PASCAL VOC download (VOCdevkit) on disk.
+
         >>> test = voc("VOCdevkit", 2007, "test")  # doctest: +SKIP
         >>> test.labels.shape, test.difficult.shape  # doctest: +SKIP
         ((4952, 20), (4952, 20))
@@ -486,6 +507,8 @@ def caltech(root, kind: int = 101, subset: str = "train", seed: int = 0, split_d
         split_dir: where split files are saved and looked up.
 
     Example:
+        Not run as a doctest: it needs the Caltech-101 download on disk.
+
         >>> train = caltech("data/caltech", 101, "train", seed=1)  # doctest: +SKIP
         >>> train.split_file.name  # doctest: +SKIP
         'caltech101-split-seed1.json'
@@ -526,6 +549,8 @@ def keras_dataset(name: str, subset: str = "train") -> ArraySource:
         subset: ``train`` or ``test``.
 
     Example:
+        Not run as a doctest: the first call downloads the data set.
+
         >>> cifar = keras_dataset("cifar10", "test")  # doctest: +SKIP
         >>> cifar.images.shape  # doctest: +SKIP
         (10000, 32, 32, 3)

@@ -18,7 +18,6 @@ box region (``region="box"``, clipped to the image) as the sample's picture.
 from __future__ import annotations
 
 import hashlib
-import xml.etree.ElementTree as ElementTree
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,6 +26,7 @@ import tensorflow as tf
 
 from kvgg.data.sources import FileSource
 from kvgg.data.transforms import decode_rgb
+from kvgg.data.voc_annotations import parse_annotation_xml
 
 ACTIONS = (
     "jumping", "phoning", "playinginstrument", "reading", "ridingbike", "ridinghorse",
@@ -87,13 +87,7 @@ def read_people(path: str | Path) -> list[Person]:
         FileNotFoundError: when the file is missing.
         ValueError: on bad XML, a bad box or an unknown action (naming the file).
     """
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"No VOC annotation file at '{path}'.")
-    try:
-        root = ElementTree.parse(path).getroot()
-    except ElementTree.ParseError as error:
-        raise ValueError(f"VOC annotation '{path}' is not valid XML: {error}") from None
+    root = parse_annotation_xml(Path(path))
     people = []
     for index, element in enumerate(root.iter("object"), start=1):
         if (element.findtext("name") or "").strip() != "person":

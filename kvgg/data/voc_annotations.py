@@ -38,6 +38,21 @@ def read_split(year_dir: Path, split: str) -> list[str]:
     return ids
 
 
+def parse_annotation_xml(path: Path) -> ElementTree.Element:
+    """The root element of a VOC-style XML file; a missing or malformed file is named.
+
+    Raises:
+        FileNotFoundError: when the file is missing.
+        ValueError: when it is not well-formed XML.
+    """
+    if not path.is_file():
+        raise FileNotFoundError(f"No VOC annotation file at '{path}'.")
+    try:
+        return ElementTree.parse(path).getroot()
+    except ElementTree.ParseError as error:
+        raise ValueError(f"VOC annotation '{path}' is not valid XML: {error}") from None
+
+
 def read_annotation(path: Path, classes=VOC_CLASSES) -> list[VOCObject]:
     """The objects of one annotation file; errors name the file and the bad element.
 
@@ -45,12 +60,7 @@ def read_annotation(path: Path, classes=VOC_CLASSES) -> list[VOCObject]:
         path: a PASCAL-VOC-style XML file (VOC ``Annotations/`` or ILSVRC ``bbox`` files).
         classes: the accepted object names (VOC's 20 by default); None accepts any name.
     """
-    if not path.is_file():
-        raise FileNotFoundError(f"No VOC annotation file at '{path}'.")
-    try:
-        root = ElementTree.parse(path).getroot()
-    except ElementTree.ParseError as error:
-        raise ValueError(f"VOC annotation '{path}' is not valid XML: {error}") from error
+    root = parse_annotation_xml(path)
     objects = []
     for element in root.iter("object"):
         name = (element.findtext("name") or "").strip()

@@ -179,7 +179,11 @@ def load_model(path: str | os.PathLike, *, compile: bool = False) -> keras.Model
         copy computing in it (`kvgg.precision.follow_global_policy`), unless compiled.
 
     Example:
-        >>> model = load_model("runs/quickstart/model.keras")  # doctest: +SKIP
+        >>> import tempfile, kvgg
+        >>> path = Path(tempfile.mkdtemp()) / "a.keras"
+        >>> _ = save_model(kvgg.build("A", width=1 / 16, input_shape=(32, 32, 3), num_classes=3), path)
+        >>> load_model(path).output_shape
+        (None, 3)
     """
     import kvgg.models  # noqa: F401  (registers the LRN layer)
 
@@ -230,7 +234,13 @@ def read_info(path: str | os.PathLike) -> dict:
         path: a `.keras` file.
 
     Example:
-        >>> read_info("runs/quickstart/model.keras")["class_names"][:3]  # doctest: +SKIP
+        >>> import tempfile, kvgg
+        >>> path = Path(tempfile.mkdtemp()) / "a.keras"
+        >>> model = kvgg.build("A", width=1 / 16, input_shape=(32, 32, 3), num_classes=3)
+        >>> _ = save_model(model, path, class_names=["cat", "dog", "fish"], info={"config": "A"})
+        >>> info = read_info(path)
+        >>> info["class_names"][:2], info["config"]
+        (['cat', 'dog'], 'A')
     """
     try:
         with zipfile.ZipFile(path) as archive:
@@ -269,7 +279,10 @@ def class_names_for(path: str | os.PathLike, num_classes: int) -> list[str]:
         num_classes: the model's number of outputs.
 
     Example:
-        >>> class_names_for("vgg16.keras", 1000)[0]  # doctest: +SKIP
+        >>> import tempfile, kvgg
+        >>> path = Path(tempfile.mkdtemp()) / "a.keras"
+        >>> _ = save_model(kvgg.build("A", width=1 / 16, input_shape=(32, 32, 3)), path)
+        >>> class_names_for(path, 1000)[0]  # no names stored, 1000 outputs: ImageNet's
         'tench, Tinca tinca'
     """
     names = read_info(path).get("class_names")

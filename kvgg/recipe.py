@@ -109,8 +109,13 @@ def load(
             message names the file, line, key and the value received.
 
     Example:
-        >>> recipe = load("recipes/quickstart.yaml", TrainRecipe,  # doctest: +SKIP
-        ...               ["schedule.epochs=2"])
+        >>> import tempfile
+        >>> from kvgg.train.config import TrainRecipe
+        >>> path = Path(tempfile.mkdtemp()) / "demo.yaml"
+        >>> _ = path.write_text("{name: demo, data: {train: digits}}")
+        >>> recipe = load(path, TrainRecipe, ["schedule.epochs=2"])
+        >>> recipe.data.train, recipe.schedule.epochs
+        ('digits', 2)
     """
     path = Path(path)
     if not path.is_file():
@@ -144,7 +149,9 @@ def parse(
         check_paths: run the filesystem checks.
 
     Example:
-        >>> parse({"optimizer": {"lr": 0.01}}, TrainRecipe)  # doctest: +SKIP
+        >>> from kvgg.train.config import OptimizerConfig
+        >>> parse({"lr": 0.1}, OptimizerConfig)
+        OptimizerConfig(lr=0.1, momentum=0.9, nesterov=False, batch_size=256)
     """
     context = _Context(origins or {}, source, check_paths)
     return context.convert(data, cls, "")
@@ -154,8 +161,9 @@ def to_dict(obj: Any) -> dict:
     """A recipe dataclass as plain nested dicts and lists (tuples become lists).
 
     Example:
-        >>> to_dict(recipe)["optimizer"]["lr"]  # doctest: +SKIP
-        0.01
+        >>> from kvgg.train.config import OptimizerConfig
+        >>> to_dict(OptimizerConfig(lr=0.1))
+        {'lr': 0.1, 'momentum': 0.9, 'nesterov': False, 'batch_size': 256}
     """
     return _plain(dataclasses.asdict(obj))
 
@@ -164,7 +172,13 @@ def to_yaml(obj: Any) -> str:
     """A recipe dataclass as YAML text, keys in declaration order; `load` reads it back.
 
     Example:
-        >>> print(to_yaml(recipe))  # doctest: +SKIP
+        >>> from kvgg.train.config import OptimizerConfig
+        >>> print(to_yaml(OptimizerConfig(lr=0.1)))
+        lr: 0.1
+        momentum: 0.9
+        nesterov: false
+        batch_size: 256
+        <BLANKLINE>
     """
     return yaml.safe_dump(to_dict(obj), sort_keys=False, default_flow_style=False)
 

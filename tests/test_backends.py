@@ -33,7 +33,7 @@ def test_outputs_agree_across_backends(backend, tmp_path):
     # float32 on CPU: different kernels and summation orders, agreement to 1e-4 relative.
     run_python(
         f"""
-        import numpy as np, keras, kvgg
+        import numpy as np, keras, kvgg.layers  # kvgg.layers registers A-LRN's LRN layer
         assert keras.backend.backend() == {backend!r}
         x = np.load("x.npy")
         for config in ("A-LRN", "D", "B"):

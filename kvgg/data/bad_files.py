@@ -47,8 +47,18 @@ def strict_errors():
     image into an :class:`UndecodableImageError` (a ValueError) with a one-line message.
 
     Example:
-        >>> with strict_errors():  # doctest: +SKIP
-        ...     model.fit(train_dataset(source, batch_size=32, strict=True))
+        >>> import tempfile
+        >>> from kvgg.data import image_folder
+        >>> from kvgg.data.pipeline import image_dataset
+        >>> from kvgg.localize.demo import pasted_objects
+        >>> images, _ = pasted_objects(tempfile.mkdtemp(), per_class=2)
+        >>> _ = (images / "red" / "red_0000.jpg").write_bytes(b"")  # an empty file
+        >>> with strict_errors():
+        ...     for image, label in image_dataset(image_folder(images), strict=True):
+        ...         pass
+        Traceback (most recent call last):
+        ...
+        kvgg.data.bad_files.UndecodableImageError: Undecodable image (strict mode): .../red_0000.jpg ...
     """
     try:
         yield
@@ -109,8 +119,14 @@ def check_source(source: Source, *, progress: bool = True) -> list[Finding]:
         The findings, in dataset order; empty when every image is fine.
 
     Example:
-        >>> for finding in check_source(image_folder("train")):  # doctest: +SKIP
-        ...     print(finding.path, finding.problem)
+        >>> import tempfile
+        >>> from kvgg.data import image_folder
+        >>> from kvgg.localize.demo import pasted_objects
+        >>> images, _ = pasted_objects(tempfile.mkdtemp(), per_class=2)
+        >>> _ = (images / "red" / "red_0000.jpg").write_bytes(b"")  # an empty file
+        >>> for finding in check_source(image_folder(images), progress=False):
+        ...     print(finding.path.split("/")[-1], finding.problem, finding.bad)
+        red_0000.jpg empty file (0 bytes) True
     """
     from tqdm import tqdm
 
@@ -190,7 +206,8 @@ def looks_decodable(encoded):
         A scalar tf.bool.
 
     Example:
-        >>> bool(looks_decodable(tf.constant(b"")))  # doctest: +SKIP
+        >>> import tensorflow as tf
+        >>> bool(looks_decodable(tf.constant(b"")))
         False
     """
     import tensorflow as tf

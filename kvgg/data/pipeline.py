@@ -95,9 +95,16 @@ def train_dataset(
         A dataset of (float32 (B, crop, crop, 3) images in [0, 255], labels).
 
     Example:
-        >>> data = train_dataset(image_folder("train"), batch_size=256, scale=(256, 512),
-        ...                      color_stats=IMAGENET_STATS, seed=0)  # doctest: +SKIP
-        >>> model.fit(data, epochs=74)  # doctest: +SKIP
+        >>> import tempfile
+        >>> from kvgg.data import image_folder
+        >>> from kvgg.data.stats import IMAGENET_STATS
+        >>> from kvgg.localize.demo import pasted_objects
+        >>> images, _ = pasted_objects(tempfile.mkdtemp(), per_class=2)
+        >>> data = train_dataset(image_folder(images), batch_size=4, scale=(32, 48), crop=32,
+        ...                      color_stats=IMAGENET_STATS, seed=0)  # ImageNet: 256, (256, 512)
+        >>> images, labels = next(iter(data))
+        >>> tuple(images.shape), tuple(labels.shape)
+        ((4, 32, 32, 3), (4,))
     """
     _check_scale(scale, crop, "scale")
     items, unread = _ordered_items(source, shuffle, seed, cache, shuffle_buffer)
@@ -146,8 +153,13 @@ def eval_dataset(source, *, batch_size: int, scale: int = 256, crop: int = INPUT
         A dataset of (float32 (B, crop, crop, 3) images in [0, 255], labels), in source order.
 
     Example:
-        >>> model.evaluate(eval_dataset(labels_file("val", "val.txt"), batch_size=64))
-        ... # doctest: +SKIP
+        >>> import tempfile
+        >>> from kvgg.data import image_folder
+        >>> from kvgg.localize.demo import pasted_objects
+        >>> images, _ = pasted_objects(tempfile.mkdtemp(), per_class=2)  # 6 images
+        >>> data = eval_dataset(image_folder(images), batch_size=4, scale=32, crop=32)
+        >>> [tuple(images.shape) for images, labels in data]
+        [(4, 32, 32, 3), (2, 32, 32, 3)]
     """
     _check_scale(scale, crop, "scale")
 
@@ -177,8 +189,13 @@ def image_dataset(source, *, strict: bool = False, shuffle: bool = False, seed=N
         seed: makes that order reproducible.
 
     Example:
-        >>> for image, label in image_dataset(voc("VOCdevkit", 2007, "test")):  # doctest: +SKIP
-        ...     ...
+        >>> import tempfile
+        >>> from kvgg.data import image_folder
+        >>> from kvgg.localize.demo import pasted_objects
+        >>> images, _ = pasted_objects(tempfile.mkdtemp(), per_class=2)
+        >>> image, label = next(iter(image_dataset(image_folder(images))))
+        >>> tuple(image.shape), image.dtype.name, int(label)
+        ((48, 64, 3), 'uint8', 0)
     """
 
     def decode(image, _):

@@ -47,7 +47,11 @@ def open_source(spec: sources.Source | str | os.PathLike | dict) -> sources.Sour
     Example:
         >>> open_source("digits:test").num_classes
         10
-        >>> open_source("voc:VOCdevkit?year=2007&split=test")  # doctest: +SKIP
+        >>> import tempfile
+        >>> from kvgg.localize.demo import pasted_objects
+        >>> images, _ = pasted_objects(tempfile.mkdtemp(), per_class=2)
+        >>> open_source(f"folder:{images}").class_names
+        ['blue', 'green', 'red']
     """
     if isinstance(spec, sources.Source):
         return spec

@@ -49,7 +49,9 @@ class ColorStats:
         """Write the statistics as JSON (atomically).
 
         Example:
-            >>> IMAGENET_STATS.save("stats.json")  # doctest: +SKIP
+            >>> import tempfile
+            >>> IMAGENET_STATS.save(f"{tempfile.mkdtemp()}/stats.json").name
+            'stats.json'
         """
         data = {
             "mean": [float(v) for v in self.mean],
@@ -64,7 +66,10 @@ class ColorStats:
         """Read statistics written by :meth:`save` or ``kvgg data stats``.
 
         Example:
-            >>> stats = ColorStats.load("stats.json")  # doctest: +SKIP
+            >>> import tempfile
+            >>> path = IMAGENET_STATS.save(f"{tempfile.mkdtemp()}/stats.json")
+            >>> ColorStats.load(path) == IMAGENET_STATS
+            True
         """
         path = Path(path)
         if not path.is_file():
@@ -116,8 +121,13 @@ def compute_stats(
         :class:`ColorStats`.
 
     Example:
-        >>> stats = compute_stats(image_folder("train"), max_images=5000)  # doctest: +SKIP
-        >>> stats.save("imagenet_stats.json")  # doctest: +SKIP
+        >>> import tempfile
+        >>> from kvgg.data import image_folder
+        >>> from kvgg.localize.demo import pasted_objects
+        >>> images, _ = pasted_objects(tempfile.mkdtemp(), per_class=2)
+        >>> stats = compute_stats(image_folder(images), max_images=5000, progress=False)
+        >>> [round(v) for v in stats.mean]
+        [112, 114, 111]
     """
     from tqdm import tqdm
 

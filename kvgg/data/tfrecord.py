@@ -75,7 +75,13 @@ def write_tfrecords(
         (list of shard paths, list of (path, reason) for the files left out).
 
     Example:
-        >>> write_tfrecords(image_folder("train"), "shards", shards=16)  # doctest: +SKIP
+        >>> import tempfile
+        >>> from kvgg.data import image_folder
+        >>> from kvgg.localize.demo import pasted_objects
+        >>> images, _ = pasted_objects(tempfile.mkdtemp(), per_class=2)
+        >>> shards, left_out = write_tfrecords(image_folder(images), tempfile.mkdtemp(), shards=2)
+        >>> [path.name for path in shards], left_out
+        (['train-00000-of-00002.tfrecord', 'train-00001-of-00002.tfrecord'], [])
     """
     from PIL import Image
     from tqdm import tqdm

@@ -88,7 +88,9 @@ def divergence(logs: dict | None, model: keras.Model) -> str | None:
         model: the model whose weights are checked.
 
     Example:
-        >>> divergence({"loss": 0.5, "val_loss": float("nan")}, model)  # doctest: +SKIP
+        >>> import kvgg
+        >>> model = kvgg.build("A", width=1 / 16, input_shape=(32, 32, 3), num_classes=3)
+        >>> divergence({"loss": 0.5, "val_loss": float("nan")}, model)
         'the validation loss (val_loss) became NaN or infinite'
     """
     for key, value in (logs or {}).items():

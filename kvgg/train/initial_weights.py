@@ -64,8 +64,13 @@ def init_from(model: keras.Model, path: str | Path) -> list[str]:
         ValueError: on a shape mismatch (nothing is copied) or an unreadable file.
 
     Example:
-        >>> init_from(model, "runs/vgg16_s256")  # doctest: +SKIP
-        ['preprocess', 'block1_conv1', ..., 'predictions']
+        >>> import tempfile, kvgg
+        >>> from kvgg.io import save_model
+        >>> trained = kvgg.build("A", width=1 / 16, input_shape=(32, 32, 3), num_classes=3)
+        >>> path = save_model(trained, Path(tempfile.mkdtemp()) / "model.keras")
+        >>> model = kvgg.build("A", width=1 / 16, input_shape=(32, 32, 3), num_classes=3)
+        >>> init_from(model, path)
+        ['block1_conv1', 'block2_conv1', 'block3_conv1', ..., 'fc2', 'predictions']
     """
     path = Path(path)
     if str(path).endswith(".weights.h5"):
@@ -136,7 +141,11 @@ def load_source_model(source: keras.Model | str | Path) -> keras.Model:
     """A model from a `keras.Model`, a `.keras` file or a run directory (its model.keras).
 
     Example:
-        >>> load_source_model("runs/vgg11_s256").name  # doctest: +SKIP
+        >>> import tempfile, kvgg
+        >>> from kvgg.io import save_model
+        >>> run = Path(tempfile.mkdtemp())  # a run directory holding model.keras
+        >>> _ = save_model(kvgg.build("A", width=1 / 16, input_shape=(32, 32, 3)), run / "model.keras")
+        >>> load_source_model(run).name
         'vgg11'
     """
     if isinstance(source, keras.Model):

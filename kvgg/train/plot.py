@@ -22,8 +22,11 @@ def plot_run(
         The path of the PNG.
 
     Example:
-        >>> plot_run("runs/quickstart")  # doctest: +SKIP
-        PosixPath('runs/quickstart/curves.png')
+        >>> import tempfile
+        >>> run = Path(tempfile.mkdtemp())  # a run directory with its history.csv
+        >>> _ = (run / "history.csv").write_text("epoch,loss,val_top1\\n1,2.1,0.35\\n2,1.5,0.52\\n")
+        >>> plot_run(run) == run / "curves.png"
+        True
     """
     import matplotlib
 

@@ -55,8 +55,9 @@ class RunDirectory:
         path: the directory (created by `start`).
 
     Example:
-        >>> run = RunDirectory("runs/quickstart")
-        >>> run.resume_state() is None  # doctest: +SKIP
+        >>> import tempfile
+        >>> run = RunDirectory(tempfile.mkdtemp())  # a new run: nothing to resume
+        >>> run.resume_state() is None
         True
     """
 
@@ -185,7 +186,11 @@ def read_history(run_dir) -> list[dict]:
     """The rows of a run's history.csv as dicts of floats (``epoch`` as int).
 
     Example:
-        >>> read_history("runs/quickstart")[-1]["val_top1"]  # doctest: +SKIP
+        >>> import tempfile
+        >>> run = Path(tempfile.mkdtemp())  # a run directory with its history.csv
+        >>> _ = (run / "history.csv").write_text("epoch,loss,val_top1\\n1,2.1,0.35\\n2,1.5,0.52\\n")
+        >>> read_history(run)[-1]
+        {'epoch': 2, 'loss': 1.5, 'val_top1': 0.52}
     """
     path = Path(run_dir) / "history.csv"
     if not path.is_file():

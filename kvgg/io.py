@@ -181,7 +181,8 @@ def load_model(path: str | os.PathLike, *, compile: bool = False) -> keras.Model
     Example:
         >>> import tempfile, kvgg
         >>> path = Path(tempfile.mkdtemp()) / "a.keras"
-        >>> _ = save_model(kvgg.build("A", width=1 / 16, input_shape=(32, 32, 3), num_classes=3), path)
+        >>> model = kvgg.build("A", width=1 / 16, input_shape=(32, 32, 3), num_classes=3)
+        >>> _ = save_model(model, path)
         >>> load_model(path).output_shape
         (None, 3)
     """

@@ -81,7 +81,9 @@ def warn_deprecated(old: str, new: str) -> None:
     """Tell the user, on stderr, that ``old`` is an old spelling of ``new``.
 
     Example:
-        >>> warn_deprecated("--output", "-o/--out")  # doctest: +SKIP
+        >>> import contextlib, sys
+        >>> with contextlib.redirect_stderr(sys.stdout):  # show stderr here
+        ...     warn_deprecated("--output", "-o/--out")
         Warning: --output is deprecated; use -o/--out (the old spelling goes in the next release).
     """
     click.echo(

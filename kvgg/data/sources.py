@@ -507,7 +507,8 @@ def caltech(root, kind: int = 101, subset: str = "train", seed: int = 0, split_d
         split_dir: where split files are saved and looked up.
 
     Example:
-        Not run as a doctest: it needs the Caltech-101 download on disk.
+        Not run as a doctest: it needs the Caltech-101 download on disk (all 102 class
+        folders, each of more than 30 images).
 
         >>> train = caltech("data/caltech", 101, "train", seed=1)  # doctest: +SKIP
         >>> train.split_file.name  # doctest: +SKIP

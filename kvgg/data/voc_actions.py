@@ -57,8 +57,13 @@ def read_action_split(year_dir: str | Path, split: str) -> list[tuple[str, int |
     """The (image id, person index or None for all) pairs of ``ImageSets/Action/<split>.txt``.
 
     Example:
-        >>> read_action_split("VOCdevkit/VOC2012", "train")[:1]  # doctest: +SKIP
-        [('2010_000003', 1)]
+        >>> import tempfile
+        >>> year_dir = Path(tempfile.mkdtemp()) / "VOC2012"
+        >>> (year_dir / "ImageSets" / "Action").mkdir(parents=True)
+        >>> lines = ["2010_000003 1", "2010_000003 2", "2010_000004"]  # no index: all people
+        >>> _ = (year_dir / "ImageSets" / "Action" / "train.txt").write_text("\\n".join(lines))
+        >>> read_action_split(year_dir, "train")
+        [('2010_000003', 1), ('2010_000003', 2), ('2010_000004', None)]
     """
     if split not in ACTION_SPLITS:
         raise ValueError(f"VOC action split must be one of {ACTION_SPLITS}. Received: {split!r}")
@@ -204,6 +209,8 @@ def voc_action(root: str | Path, split: str = "trainval", region: str = "image")
         without a person index, in file order).
 
     Example:
+        Not run as a doctest: it needs the PASCAL VOC 2012 download on disk.
+
         >>> train = voc_action("VOCdevkit", "train", region="box")  # doctest: +SKIP
         >>> train.labels.shape  # doctest: +SKIP
         (4588, 11)

@@ -31,7 +31,13 @@ def load_classifier(path: str | Path) -> tuple[keras.Model, list[str], dict]:
         (model, class names, kvgg metadata dict).
 
     Example:
-        >>> model, names, info = load_classifier("runs/quickstart")  # doctest: +SKIP
+        >>> import tempfile, kvgg
+        >>> from kvgg.io import save_model
+        >>> model = kvgg.build("A", width=1 / 16, input_shape=(32, 32, 3), num_classes=2)
+        >>> path = save_model(model, f"{tempfile.mkdtemp()}/a.keras", class_names=["cat", "dog"])
+        >>> model, names, info = load_classifier(path)  # or a run directory
+        >>> names
+        ['cat', 'dog']
     """
     from kvgg import io
 
@@ -87,8 +93,20 @@ def evaluate_files(
             anything is written; None prints nothing.
 
     Example:
-        >>> print(evaluate_files(["runs/d"], "folder:val", method="both").table())
-        ... # doctest: +SKIP
+        >>> import tempfile, kvgg
+        >>> from kvgg.localize.demo import pasted_objects
+        >>> images, _ = pasted_objects(tempfile.mkdtemp(), per_class=2)  # 3 classes, 48x64 px
+        >>> model = kvgg.build("A", width=1 / 16, input_shape=(32, 32, 3), num_classes=3)
+        >>> from kvgg.io import save_model
+        >>> names = ["blue", "green", "red"]  # the folder's classes
+        >>> path = save_model(model, f"{tempfile.mkdtemp()}/a.keras", class_names=names)
+        >>> report = evaluate_files([path], f"folder:{images}", method="dense", scales=(32,),
+        ...                         progress=False, record=False, echo=lambda line: None)
+        >>> print(report.table())
+        models       vgg11
+        method       dense, Q = 32, with flips
+        images       6 (...)
+        top-1 error ...
     """
     if not model_paths:
         raise ValueError("Give at least one model (--model M.keras).")
@@ -143,8 +161,17 @@ def predict_files(
     Scales and flips default to the model's own (`default_scales`, `default_flip`).
 
     Example:
-        >>> predict_files("vgg16.keras", ["cat.jpg"])[0][0]  # doctest: +SKIP
-        ('tabby, tabby cat', 0.62)
+        >>> import tempfile, kvgg
+        >>> from kvgg.localize.demo import pasted_objects
+        >>> images, _ = pasted_objects(tempfile.mkdtemp(), per_class=2)  # 3 classes, 48x64 px
+        >>> model = kvgg.build("A", width=1 / 16, input_shape=(32, 32, 3), num_classes=3)
+        >>> from kvgg.io import save_model
+        >>> names = ["blue", "green", "red"]  # the folder's classes
+        >>> path = save_model(model, f"{tempfile.mkdtemp()}/a.keras", class_names=names)
+        >>> photo = images / "red" / "red_0000.jpg"
+        >>> top = predict_files(path, [photo], scales=(32,))[0]  # untrained: any order
+        >>> sorted(name for name, posterior in top), round(sum(p for _, p in top), 4)
+        (['blue', 'green', 'red'], 1.0)
     """
     model, names, info = load_classifier(model_path)
     if scales is None:
@@ -220,8 +247,18 @@ def score_map_files(
         Per image: (picture written, top class name, its posterior).
 
     Example:
-        >>> score_map_files("vgg16.keras", ["cat.jpg"])  # doctest: +SKIP
-        [(PosixPath('cat.scoremap.png'), 'tabby, tabby cat', 0.62)]
+        >>> import tempfile, kvgg
+        >>> from kvgg.localize.demo import pasted_objects
+        >>> images, _ = pasted_objects(tempfile.mkdtemp(), per_class=2)  # 3 classes, 48x64 px
+        >>> model = kvgg.build("A", width=1 / 16, input_shape=(32, 32, 3), num_classes=3)
+        >>> from kvgg.io import save_model
+        >>> names = ["blue", "green", "red"]  # the folder's classes
+        >>> path = save_model(model, f"{tempfile.mkdtemp()}/a.keras", class_names=names)
+        >>> photo = images / "red" / "red_0000.jpg"
+        >>> [(picture, name, posterior)] = score_map_files(path, [photo], tempfile.mkdtemp(),
+        ...                                                scale=32)  # default: the model's S
+        >>> picture.name, name in names
+        ('red_0000.scoremap.png', True)
     """
     outs = score_map_paths(image_paths, out)
     model, names, info = load_classifier(model_path)

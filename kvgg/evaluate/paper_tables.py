@@ -344,6 +344,8 @@ def paper_report(
         The `PaperReport`.
 
     Example:
+        Not run as a doctest: it needs run directories of trained ImageNet models.
+
         >>> paper_report(["runs/vgg16", "runs/vgg19"], ["table.md", "errors.png"])  # doctest: +SKIP
     """
     for out in outs:  # a bad suffix is found before anything is printed or written

@@ -24,7 +24,11 @@ def load_image(path) -> np.ndarray:
     (`kvgg.data.bad_files.decode_image_bytes`).
 
     Example:
-        >>> load_image("cat.jpg").shape  # doctest: +SKIP
+        >>> import tempfile
+        >>> from PIL import Image
+        >>> path = f"{tempfile.mkdtemp()}/cat.jpg"
+        >>> Image.new("L", (500, 375)).save(path)  # grayscale
+        >>> load_image(path).shape
         (375, 500, 3)
     """
     from kvgg.data.bad_files import decode_image_bytes
@@ -71,9 +75,14 @@ def predict(
         Per image, ``top`` pairs (class name, posterior), most probable first.
 
     Example:
-        >>> predict(model, ["cat.jpg"], class_names=imagenet_class_names())[0][0]
-        ... # doctest: +SKIP
-        ('tabby, tabby cat', 0.62)
+        >>> import tempfile, kvgg
+        >>> from kvgg.localize.demo import pasted_objects
+        >>> images, _ = pasted_objects(tempfile.mkdtemp(), per_class=2)  # 3 classes, 48x64 px
+        >>> model = kvgg.build("A", width=1 / 16, input_shape=(32, 32, 3), num_classes=3)
+        >>> photo = images / "red" / "red_0000.jpg"
+        >>> top = predict(model, [photo], scales=(32,), class_names=["b", "g", "r"])[0]
+        >>> sorted(name for name, posterior in top), round(sum(p for _, p in top), 4)
+        (['b', 'g', 'r'], 1.0)
     """
     scorer = DenseScorer(model, scales=scales, flip=flip, bucket=None)
     check_pixels(scorer.scales, max_pixels)
@@ -123,7 +132,16 @@ def draw_score_map(
         (class name, its image-level posterior).
 
     Example:
-        >>> draw_score_map(model, "cat.jpg", "cat_map.png", class_names=names)  # doctest: +SKIP
+        >>> import tempfile, kvgg
+        >>> from kvgg.localize.demo import pasted_objects
+        >>> images, _ = pasted_objects(tempfile.mkdtemp(), per_class=2)  # 3 classes, 48x64 px
+        >>> model = kvgg.build("A", width=1 / 16, input_shape=(32, 32, 3), num_classes=3)
+        >>> photo = images / "red" / "red_0000.jpg"
+        >>> out = f"{tempfile.mkdtemp()}/map.png"
+        >>> name, posterior = draw_score_map(model, photo, out, class_names=["b", "g", "r"],
+        ...                                  scale=32)  # ImageNet: scale=384
+        >>> name in ["b", "g", "r"], Path(out).is_file()
+        (True, True)
     """
     import matplotlib
 

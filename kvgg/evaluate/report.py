@@ -143,9 +143,17 @@ def evaluate(
         A `Report`.
 
     Example:
-        >>> report = evaluate(kvgg.io.load_model("vgg16.keras"), "folder:val",
-        ...                   method="both", scales=(256, 384, 512))  # doctest: +SKIP
-        >>> print(report.table())  # doctest: +SKIP
+        >>> import tempfile, kvgg
+        >>> from kvgg.localize.demo import pasted_objects
+        >>> images, _ = pasted_objects(tempfile.mkdtemp(), per_class=2)  # 3 classes, 48x64 px
+        >>> model = kvgg.build("A", width=1 / 16, input_shape=(32, 32, 3), num_classes=3)
+        >>> report = evaluate(model, f"folder:{images}", method="both", scales=(32,),
+        ...                   progress=False)  # ImageNet: scales=(256, 384, 512)
+        >>> print(report.table())
+        models       vgg11
+        method       both, Q = 32, with flips
+        images       6 (...)
+        top-1 error ...
     """
     from kvgg.data import image_dataset, open_source
     from kvgg.data.transforms import rescale

@@ -79,7 +79,12 @@ def box_folder(images, annotations, classes=None) -> BoxSource:
         ``bad_annotations``.
 
     Example:
-        >>> train = box_folder("ILSVRC2012/train", "ILSVRC2012/bbox/train")  # doctest: +SKIP
+        >>> import tempfile
+        >>> from kvgg.localize.demo import pasted_objects
+        >>> images, annotations = pasted_objects(tempfile.mkdtemp(), per_class=2)
+        >>> train = box_folder(images, annotations)  # as ILSVRC2012/train, ILSVRC2012/bbox/train
+        >>> train.class_names, len(train.paths), train.boxes[0].tolist()
+        (['blue', 'green', 'red'], 6, [[13.0, 9.0, 47.0, 27.0]])
     """
     images, annotations = _folder(images, "image"), _folder(annotations, "annotation")
     folders = sorted(p.name for p in images.iterdir() if p.is_dir() and not p.name.startswith("."))
@@ -118,8 +123,17 @@ def kaggle_boxes(images, solution, classes=None) -> BoxSource:
         classes: the class names in label order; default: the sorted synsets found.
 
     Example:
-        >>> val = kaggle_boxes("ILSVRC/Data/CLS-LOC/val", "LOC_val_solution.csv")
-        ... # doctest: +SKIP
+        >>> import tempfile
+        >>> from PIL import Image
+        >>> val = Path(tempfile.mkdtemp())  # as ILSVRC/Data/CLS-LOC/val
+        >>> for image_id in ("val_1", "val_2"):
+        ...     Image.new("RGB", (64, 48)).save(val / f"{image_id}.JPEG")
+        >>> rows = ["ImageId,PredictionString", "val_1,n01440764 1 1 20 30 n01440764 30 1 60 40",
+        ...         "val_2,n01443537 5 5 40 40"]
+        >>> _ = (val / "LOC_val_solution.csv").write_text("\\n".join(rows))
+        >>> source = kaggle_boxes(val, val / "LOC_val_solution.csv")
+        >>> source.class_names, [len(boxes) for boxes in source.boxes]
+        (['n01440764', 'n01443537'], [2, 1])
     """
     images = _folder(images, "image")
     solution = Path(solution)

@@ -76,8 +76,10 @@ def random_crop_with_boxes(image, boxes, size: int, seed=None):
     with its boxes.
 
     Example:
-        >>> crop, boxes = random_crop_with_boxes(image, boxes, 224, seed=[1, 2])
-        ... # doctest: +SKIP
+        >>> crop, boxes = random_crop_with_boxes(tf.zeros([64, 96, 3]), [[10., 10, 50, 50]], 32,
+        ...                                      seed=[1, 2])
+        >>> crop.shape, boxes.numpy().tolist()
+        (TensorShape([32, 32, 3]), [[0.0, 0.0, 32.0, 23.0]])
     """
     shape = tf.shape(image)
     draws = _uniform([2], seed)
@@ -105,7 +107,10 @@ def random_flip_with_boxes(image, boxes, seed=None):
     """`flip_with_boxes` with probability 1/2.
 
     Example:
-        >>> image, boxes = random_flip_with_boxes(image, boxes, seed=[0, 7])  # doctest: +SKIP
+        >>> image, boxes = random_flip_with_boxes(tf.zeros([64, 96, 3]), [[10., 10, 50, 50]],
+        ...                                       seed=[0, 7])
+        >>> boxes.numpy().tolist()  # not flipped with this seed
+        [[10.0, 10.0, 50.0, 50.0]]
     """
     boxes = tf.convert_to_tensor(boxes, tf.float32)
     image = tf.cast(image, tf.float32)
@@ -170,8 +175,14 @@ def box_train_dataset(
         (B,) sample weights), ready for ``model.fit`` with `BoxLoss`.
 
     Example:
-        >>> data = box_train_dataset(box_folder("train", "bbox"), batch_size=64, scale=384)
-        ... # doctest: +SKIP
+        >>> import tempfile
+        >>> from kvgg.localize.annotations import box_folder
+        >>> from kvgg.localize.demo import pasted_objects
+        >>> source = box_folder(*pasted_objects(tempfile.mkdtemp(), per_class=2))  # 6 images
+        >>> images, targets, weights = next(iter(box_train_dataset(source, batch_size=4, scale=40,
+        ...                                                        crop=32, seed=0)))
+        >>> tuple(images.shape), tuple(targets.shape), tuple(weights.shape)
+        ((4, 32, 32, 3), (4, 5), (4,))
     """
     if not isinstance(scale, int) or scale < crop:
         raise ValueError(f"scale must be an int >= crop ({crop}). Received: scale={scale!r}")
@@ -212,8 +223,13 @@ def box_eval_dataset(source, *, batch_size: int, scale: int = 256, crop: int = 2
         A dataset of (images, (B, 5) targets, (B,) weights), in source order.
 
     Example:
-        >>> data = box_eval_dataset(box_folder("val", "bbox/val"), batch_size=64, scale=384)
-        ... # doctest: +SKIP
+        >>> import tempfile
+        >>> from kvgg.localize.annotations import box_folder
+        >>> from kvgg.localize.demo import pasted_objects
+        >>> source = box_folder(*pasted_objects(tempfile.mkdtemp(), per_class=2))  # 6 images
+        >>> data = box_eval_dataset(source, batch_size=4, scale=32, crop=32)
+        >>> [tuple(images.shape) for images, targets, weights in data]
+        [(4, 32, 32, 3), (2, 32, 32, 3)]
     """
     if not isinstance(scale, int) or scale < crop:
         raise ValueError(f"scale must be an int >= crop ({crop}). Received: scale={scale!r}")

@@ -88,8 +88,11 @@ def write_box_xml(path, filename: str, size: tuple[int, int], objects) -> Path:
         objects: ``[(name, (xmin, ymin, xmax, ymax)), ...]`` in continuous pixel corners.
 
     Example:
-        >>> write_box_xml(tmp / "a.xml", "a.jpg", (48, 64), [("red", (0, 0, 10, 10))])
-        ... # doctest: +SKIP
+        >>> import tempfile
+        >>> path = write_box_xml(Path(tempfile.mkdtemp()) / "a.xml", "a.jpg", (48, 64),
+        ...                      [("red", (0, 0, 10, 10))])
+        >>> "<xmin>1</xmin><ymin>1</ymin><xmax>10</xmax><ymax>10</ymax>" in path.read_text()
+        True
     """
     height, width = size
     parts = [

@@ -86,7 +86,19 @@ def localize_files(
         Per image, a list of ``{"class", "index", "posterior", "box"}`` dicts, best first.
 
     Example:
-        >>> localize_files(["runs/loc"], "runs/cls", ["cat.jpg"])  # doctest: +SKIP
+        >>> import tempfile, kvgg
+        >>> from kvgg.io import save_model
+        >>> from kvgg.localize.demo import pasted_objects
+        >>> from kvgg.localize.model import build_localizer
+        >>> images, boxes = pasted_objects(tempfile.mkdtemp(), per_class=2)  # 3 classes
+        >>> folder = Path(tempfile.mkdtemp())
+        >>> net = kvgg.build("A", width=1 / 16, input_shape=(32, 32, 3), num_classes=3)
+        >>> classifier = save_model(net, folder / "cls.keras", class_names=["blue", "green", "red"])
+        >>> localizer = save_model(build_localizer(net, regression="pcr"), folder / "loc.keras")
+        >>> rows = localize_files([localizer], classifier, [images / "red" / "red_0000.jpg"],
+        ...                       top=2, pictures=folder, echo=lambda line: None)
+        >>> len(rows[0]), sorted(rows[0][0]), (folder / "red_0000.jpg.boxes.png").is_file()
+        (2, ['box', 'class', 'index', 'posterior'], True)
     """
     nets = []
     for index, path in enumerate(models):
@@ -133,8 +145,11 @@ def draw_boxes(image: np.ndarray, rows: Sequence[dict], out) -> Path:
         out: the picture file (PNG, PDF, ...).
 
     Example:
-        >>> draw_boxes(photo, [{"class": "cat", "posterior": 0.9, "box": [1, 2, 50, 60]}],
-        ...            "cat.boxes.png")  # doctest: +SKIP
+        >>> import tempfile
+        >>> photo = np.zeros((64, 96, 3), "uint8")
+        >>> out = Path(tempfile.mkdtemp()) / "cat.boxes.png"
+        >>> draw_boxes(photo, [{"class": "cat", "posterior": 0.9, "box": [1, 2, 50, 60]}], out).name
+        'cat.boxes.png'
     """
     import matplotlib
 
@@ -197,7 +212,19 @@ def evaluate_localization(
         The report as a dict.
 
     Example:
-        >>> evaluate_localization(["runs/loc"], "runs/cls", "val", "bbox/val")  # doctest: +SKIP
+        >>> import tempfile, kvgg
+        >>> from kvgg.io import save_model
+        >>> from kvgg.localize.demo import pasted_objects
+        >>> from kvgg.localize.model import build_localizer
+        >>> images, boxes = pasted_objects(tempfile.mkdtemp(), per_class=2)  # 3 classes
+        >>> folder = Path(tempfile.mkdtemp())
+        >>> net = kvgg.build("A", width=1 / 16, input_shape=(32, 32, 3), num_classes=3)
+        >>> classifier = save_model(net, folder / "cls.keras", class_names=["blue", "green", "red"])
+        >>> localizer = save_model(build_localizer(net, regression="pcr"), folder / "loc.keras")
+        >>> report = evaluate_localization([localizer], classifier, images, boxes,
+        ...                                echo=lambda line: None)
+        >>> report["images"], sorted(report)  # the rows: both protocols, the paper's beside
+        (6, ['images', 'rows', 'threshold'])
     """
     from kvgg.localize.training import open_box_source
 

@@ -87,7 +87,12 @@ def set_fine_tune(model: keras.Model, fine_tune: str) -> None:
     """Make every layer trainable (``"all"``) or only FC-1, FC-2 and the regressor (``"fc"``).
 
     Example:
-        >>> set_fine_tune(localizer, "fc")  # doctest: +SKIP
+        >>> import kvgg
+        >>> net = kvgg.build("A", width=1 / 16, num_classes=3, input_shape=(32, 32, 3))
+        >>> localizer = build_localizer(net, regression="pcr")
+        >>> set_fine_tune(localizer, "fc")
+        >>> [layer.name for layer in localizer.layers if layer.trainable and layer.weights]
+        ['fc1', 'fc2', 'boxes']
     """
     for layer in model.layers:
         layer.trainable = fine_tune == "all" or layer.name in _FC_LAYERS
@@ -97,7 +102,10 @@ def regression_of(model: keras.Model, num_classes: int) -> str:
     """``"scr"`` or ``"pcr"`` from the width of a localisation net's ``boxes`` layer.
 
     Example:
-        >>> regression_of(localizer, 5)  # doctest: +SKIP
+        >>> import kvgg
+        >>> net = kvgg.build("A", width=1 / 16, num_classes=3, input_shape=(32, 32, 3))
+        >>> localizer = build_localizer(net, regression="pcr")
+        >>> regression_of(localizer, 3)
         'pcr'
     """
     try:

@@ -49,7 +49,13 @@ def centre_crop_boxes(
         (N, 4) boxes as pixel corners of the original images.
 
     Example:
-        >>> boxes = centre_crop_boxes(localizer, [photo], [3], scale=384)  # doctest: +SKIP
+        >>> import kvgg
+        >>> from kvgg.localize.model import build_localizer
+        >>> net = kvgg.build("A", width=1 / 16, num_classes=3, input_shape=(32, 32, 3))
+        >>> localizer = build_localizer(net, regression="pcr")  # untrained: random boxes
+        >>> photo = np.zeros((48, 64, 3), "uint8")
+        >>> centre_crop_boxes(localizer, [photo], [2], scale=32).shape  # paper: scale=384
+        (1, 4)
     """
     crop = crop_size(localizer)
     check_scales([scale], crop)
@@ -107,8 +113,15 @@ class DenseLocalizer:
             every scale of the localisation nets.
 
     Example:
-        >>> localize = DenseLocalizer(classifier, [(loc_net, (352, 384))])  # doctest: +SKIP
-        >>> guesses = localize(photo)  # doctest: +SKIP
+        >>> import kvgg
+        >>> from kvgg.localize.model import build_localizer
+        >>> net = kvgg.build("A", width=1 / 16, num_classes=3, input_shape=(32, 32, 3))
+        >>> localizer = build_localizer(net, regression="pcr")  # untrained: random boxes
+        >>> photo = np.zeros((48, 64, 3), "uint8")
+        >>> localize = DenseLocalizer(net, [(localizer, (32, 40))])  # paper: (352, 384)
+        >>> guess = localize(photo)[0]  # the best
+        >>> 0 <= guess.label < 3, len(guess.box)
+        (True, 4)
     """
 
     def __init__(

@@ -163,7 +163,15 @@ def fully_convolutional_file(
         until: as in `fully_convolutional`.
 
     Example:
-        >>> fully_convolutional_file("vgg16.keras", "vgg16_fcn.keras")  # doctest: +SKIP
+        >>> import tempfile, kvgg
+        >>> from kvgg.io import read_info, save_model
+        >>> folder = Path(tempfile.mkdtemp())
+        >>> model = kvgg.build("A", width=1 / 16, input_shape=(32, 32, 3), num_classes=3)
+        >>> path = save_model(model, folder / "a.keras", class_names=["b", "g", "r"])
+        >>> fully_convolutional_file(path, folder / "a_fcn.keras").name
+        'a_fcn.keras'
+        >>> read_info(folder / "a_fcn.keras")["fully_convolutional"]
+        'scores'
     """
     from kvgg import io
 

@@ -81,10 +81,16 @@ def fit(
         A `FitResult`.
 
     Example:
-        >>> result = fit("recipes/quickstart.yaml", overrides=["schedule.epochs=1"],
-        ...              run_dir="/tmp/quick")  # doctest: +SKIP
-        >>> result.best_val_top1 > 0.5  # doctest: +SKIP
-        True
+        >>> import tempfile
+        >>> from kvgg.recipe import parse
+        >>> recipe = parse({"name": "demo", "model": {"config": "A", "width": 1 / 16},
+        ...                 "data": {"train": "digits", "val": "digits:test", "scale": 32,
+        ...                          "crop": 32, "flip": False},
+        ...                 "schedule": {"epochs": 1},  # a smoke run: 2 steps, 1 val batch
+        ...                 "run": {"steps_per_epoch": 2, "val_steps": 1}}, TrainRecipe)
+        >>> result = fit(recipe, run_dir=tempfile.mkdtemp(), echo=lambda line: None)
+        >>> result.epochs, result.stop_reason, (result.run_dir / "model.keras").is_file()
+        (1, 'epochs', True)
     """
     explicit = None  # a TrainRecipe built in code: every setting is meant
     if not isinstance(recipe, TrainRecipe):

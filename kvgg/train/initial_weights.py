@@ -144,7 +144,8 @@ def load_source_model(source: keras.Model | str | Path) -> keras.Model:
         >>> import tempfile, kvgg
         >>> from kvgg.io import save_model
         >>> run = Path(tempfile.mkdtemp())  # a run directory holding model.keras
-        >>> _ = save_model(kvgg.build("A", width=1 / 16, input_shape=(32, 32, 3)), run / "model.keras")
+        >>> model = kvgg.build("A", width=1 / 16, input_shape=(32, 32, 3))
+        >>> _ = save_model(model, run / "model.keras")
         >>> load_source_model(run).name
         'vgg11'
     """

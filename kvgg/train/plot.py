@@ -24,7 +24,8 @@ def plot_run(
     Example:
         >>> import tempfile
         >>> run = Path(tempfile.mkdtemp())  # a run directory with its history.csv
-        >>> _ = (run / "history.csv").write_text("epoch,loss,val_top1\\n1,2.1,0.35\\n2,1.5,0.52\\n")
+        >>> rows = ["epoch,loss,val_top1,lr", "1,2.1,0.35,0.01", "2,1.5,0.52,0.01"]
+        >>> _ = (run / "history.csv").write_text("\\n".join(rows))
         >>> plot_run(run) == run / "curves.png"
         True
     """

@@ -188,9 +188,10 @@ def read_history(run_dir) -> list[dict]:
     Example:
         >>> import tempfile
         >>> run = Path(tempfile.mkdtemp())  # a run directory with its history.csv
-        >>> _ = (run / "history.csv").write_text("epoch,loss,val_top1\\n1,2.1,0.35\\n2,1.5,0.52\\n")
+        >>> rows = ["epoch,loss,val_top1,lr", "1,2.1,0.35,0.01", "2,1.5,0.52,0.01"]
+        >>> _ = (run / "history.csv").write_text("\\n".join(rows))
         >>> read_history(run)[-1]
-        {'epoch': 2, 'loss': 1.5, 'val_top1': 0.52}
+        {'epoch': 2, 'loss': 1.5, 'val_top1': 0.52, 'lr': 0.01}
     """
     path = Path(run_dir) / "history.csv"
     if not path.is_file():

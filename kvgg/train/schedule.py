@@ -55,16 +55,12 @@ class PlateauSchedule(keras.callbacks.Callback):
         monitor: the logged metric to watch.
 
     Example:
-        >>> import numpy as np, kvgg
-        >>> model = kvgg.build("A", width=1 / 16, input_shape=(32, 32, 3), num_classes=3)
-        >>> top1 = keras.metrics.SparseCategoricalAccuracy(name="top1")
-        >>> model.compile(keras.optimizers.SGD(0.01), "sparse_categorical_crossentropy", [top1])
-        >>> x, y = np.zeros((4, 32, 32, 3)), np.zeros(4)  # val_top1 cannot rise: plateaus
         >>> schedule = PlateauSchedule(ScheduleConfig(patience=1), initial_lr=0.01)
-        >>> history = model.fit(x, y, validation_data=(x, y), epochs=3, callbacks=[schedule],
-        ...                     verbose=0)
-        >>> history.history["lr"]
-        [0.01, 0.01, 0.001]
+        >>> # model.fit(..., callbacks=[schedule]) calls it after each epoch, as here:
+        >>> for epoch, val_top1 in enumerate([0.30, 0.40, 0.40, 0.40]):
+        ...     schedule.on_epoch_end(epoch, {"val_top1": val_top1})
+        >>> round(schedule.state.lr, 6), schedule.state.reductions  # two plateaus
+        (0.0001, 2)
     """
 
     def __init__(self, config: ScheduleConfig, initial_lr: float, state=None, monitor="val_top1"):

@@ -1,6 +1,8 @@
 """Transfer (paper Appendix B): VGG descriptors, linear SVMs, VOC mAP and Caltech recall.
 
 Example:
+    Not run as a doctest: it needs PASCAL VOC on disk and ImageNet-trained models.
+
     >>> from kvgg.transfer import load_transfer_recipe, run_transfer
     >>> results = run_transfer("recipes/transfer/voc2007.yaml", ["models.D=vgg16.keras"])
     ... # doctest: +SKIP

@@ -46,6 +46,8 @@ def run_transfer(
         metrics}, "table": [entries for kvgg.transfer.table_11], "recipe"}``.
 
     Example:
+        Not run as a doctest: it needs PASCAL VOC on disk and ImageNet-trained models.
+
         >>> results = run_transfer("recipes/transfer/voc2007.yaml")  # doctest: +SKIP
         >>> results["rows"]["D"]["map_11point"]  # doctest: +SKIP
     """

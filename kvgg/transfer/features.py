@@ -115,9 +115,14 @@ def extract_features(
         float32 array (len(source), D), each row of unit L2 norm.
 
     Example:
-        >>> model = kvgg.io.load_model("vgg16.keras")  # doctest: +SKIP
-        >>> x = extract_features(model, kvgg.data.open_source("caltech:101/root"),  # doctest: +SKIP
-        ...                      scales=CALTECH_SCALES, combine="stack")
+        >>> import tempfile, kvgg
+        >>> from kvgg.localize.demo import pasted_objects
+        >>> images, _ = pasted_objects(tempfile.mkdtemp(), per_class=2)  # 6 images
+        >>> model = kvgg.build("A", width=1 / 16, input_shape=(32, 32, 3), num_classes=3)
+        >>> x = extract_features(model, kvgg.data.image_folder(images), scales=(32, 48),
+        ...                      combine="stack", progress=False)  # Caltech: CALTECH_SCALES
+        >>> x.shape, np.linalg.norm(x, axis=1).round(4).tolist()  # FC-2 is 256-D here
+        ((6, 512), [1.0, 1.0, 1.0, 1.0, 1.0, 1.0])
     """
     scales = _checked_scales(scales, model)
     if combine not in COMBINE_METHODS:
@@ -250,8 +255,17 @@ def extract_features_file(
         cache_dir: the resumable feature cache (default `default_cache_dir`).
 
     Example:
-        >>> extract_features_file("vgg16.keras", "voc:VOCdevkit?year=2007&split=test",
-        ...                       "voc07_test.npz", scales=VOC_SCALES)  # doctest: +SKIP
+        >>> import tempfile, kvgg
+        >>> from kvgg.io import save_model
+        >>> from kvgg.localize.demo import pasted_objects
+        >>> images, _ = pasted_objects(tempfile.mkdtemp(), per_class=2)
+        >>> folder = Path(tempfile.mkdtemp())
+        >>> model = kvgg.build("A", width=1 / 16, input_shape=(32, 32, 3), num_classes=3)
+        >>> path = save_model(model, folder / "a.keras")
+        >>> out = extract_features_file(path, f"folder:{images}", folder / "f.npz", scales=(32,),
+        ...                             cache_dir=folder / "cache", progress=False)
+        >>> sorted(np.load(out).files)
+        ['class_names', 'features', 'image_ids', 'labels', 'settings']
     """
     from kvgg.data import open_source
     from kvgg.evaluate.files import load_classifier

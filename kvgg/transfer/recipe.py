@@ -137,6 +137,8 @@ def load_transfer_recipe(path: str | Path, overrides: Sequence[str] = ()) -> Tra
     overrides.
 
     Example:
+        Not run as a doctest: the recipe's paths (VOC, the models) must exist.
+
         >>> recipe = load_transfer_recipe("recipes/transfer/voc2007.yaml",  # doctest: +SKIP
         ...                               ["models.D=runs/vgg16/model.keras"])
     """

@@ -33,6 +33,8 @@ def import_weights(
         The path written.
 
     Example:
+        Not run as a doctest: both need the full-size ImageNet weights (downloads).
+
         >>> import_weights("keras", "D", "vgg16.keras")  # doctest: +SKIP
         >>> import_weights("torchvision", "vgg16", "vgg16_tv.keras",
         ...                file="vgg16-397923af.pth")  # doctest: +SKIP

@@ -30,6 +30,8 @@ def from_keras_applications(config: str = "D", weights="imagenet") -> keras.Mode
         paper, active only in training).
 
     Example:
+        Not run as a doctest: the first call downloads the 528 MB ImageNet weights.
+
         >>> model = from_keras_applications("D")  # doctest: +SKIP
         >>> model.predict(rgb_images_224)  # RGB in [0, 255], no preprocessing  # doctest: +SKIP
     """

@@ -98,6 +98,8 @@ def from_torchvision(
         A functional kvgg model with softmax posteriors and the paper's dropout.
 
     Example:
+        Not run as a doctest: it needs torchvision's 528 MB VGG-16 file, a download.
+
         >>> model = from_torchvision("vgg16-397923af.pth", "D")  # doctest: +SKIP
         >>> model.predict(rgb_images_224)  # RGB in [0, 255], no preprocessing  # doctest: +SKIP
     """
@@ -144,7 +146,11 @@ def read_state_dict(path) -> dict[str, np.ndarray]:
         path: a ``.pth`` / ``.pt`` file written by ``torch.save(model.state_dict(), path)``.
 
     Example:
-        >>> sorted(read_state_dict("vgg11-8a719046.pth"))[:2]  # doctest: +SKIP
+        >>> import tempfile, torch
+        >>> path = f"{tempfile.mkdtemp()}/tiny.pth"
+        >>> state = {"classifier.0.weight": torch.zeros(2, 3), "classifier.0.bias": torch.zeros(2)}
+        >>> torch.save(state, path)
+        >>> sorted(read_state_dict(path))
         ['classifier.0.bias', 'classifier.0.weight']
     """
     try:

@@ -101,23 +101,6 @@ def test_import_kvgg_is_lazy_but_every_public_name_resolves():
     assert "MISSING []" in result.stdout, result.stderr[-2000:]
 
 
-def test_an_a_lrn_file_loads_in_user_code_after_importing_kvgg_layers(tmp_path):
-    from kvgg.io import save_model
-    from tests.helpers import tiny_model
-
-    path = save_model(tiny_model("A-LRN"), tmp_path / "a_lrn.keras")
-    code = (
-        "import keras\n"
-        "import kvgg.layers\n"
-        f"model = keras.saving.load_model({str(path)!r})\n"
-        "print([type(x).__name__ for x in model.layers].count('LocalResponseNormalization'))\n"
-    )
-    result = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, timeout=300
-    )
-    assert result.stdout.strip() == "1", result.stderr[-2000:]
-
-
 @pytest.mark.slow  # a fresh process that imports TensorFlow (tens of seconds on 2 cores)
 def test_a_command_prints_none_of_tensorflows_start_up_lines():
     result = run_kvgg("summary", "--config", "A", "--width", "0.0625", "--image-size", "32")

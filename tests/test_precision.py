@@ -79,6 +79,7 @@ def test_each_precision_trains_with_falling_loss_in_16_bit_layers(trained):
     assert optimizer == ("LossScaleOptimizer" if precision == "mixed_float16" else "SGD")
 
 
+@pytest.mark.slow  # a fresh interpreter; test_models.py keeps one fast check of plain loading
 def test_saved_models_load_without_kvgg_and_predict_in_float32(trained):
     precision, run_dir, result, _ = trained
     images = random_images(4)

@@ -159,8 +159,10 @@ PAGE_DATA = {"tutorials/imagenet.md": tiny_imagenet, "tutorials/transfer.md": ti
 PAGES = sorted(DOCS.rglob("*.md"))
 # Pages whose blocks only use kvgg models and Keras: CI runs them on JAX and PyTorch too.
 BACKEND_NEUTRAL = {"tutorials/models.md"}
-# Pages that train or evaluate for real (minutes on a CPU).
+# Pages that train or evaluate for real (minutes on a CPU), and the home page, which builds
+# full-size models (about 10 s).
 SLOW = {
+    "index.md",
     "quickstart.md",
     "tutorials/distributed.md",
     "tutorials/evaluate.md",

@@ -159,10 +159,11 @@ PAGE_DATA = {"tutorials/imagenet.md": tiny_imagenet, "tutorials/transfer.md": ti
 PAGES = sorted(DOCS.rglob("*.md"))
 # Pages whose blocks only use kvgg models and Keras: CI runs them on JAX and PyTorch too.
 BACKEND_NEUTRAL = {"tutorials/models.md"}
-# Pages that train or evaluate for real (minutes on a CPU), and the home page, which builds
-# full-size models (about 10 s).
+# Pages that train or evaluate for real (minutes on a CPU), the home page, which builds
+# full-size models, and the installation page, which starts a fresh interpreter (10 s each).
 SLOW = {
     "index.md",
+    "installation.md",
     "quickstart.md",
     "tutorials/distributed.md",
     "tutorials/evaluate.md",

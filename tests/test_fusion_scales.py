@@ -63,6 +63,7 @@ def test_each_model_uses_its_own_preset_and_fusion_is_the_mean(models, folder):
     assert not np.allclose(shared.posteriors, fused.posteriors, atol=1e-6)
 
 
+@pytest.mark.slow  # dense and multi-crop over two models; the preset test above stays fast
 def test_per_model_methods_average_each_model_first(models, folder):
     loaded = [load_model(p) for p in models]
     fused = evaluate(

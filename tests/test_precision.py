@@ -127,7 +127,8 @@ def test_init_from_a_run_of_another_precision(trained, tmp_path):
             np.testing.assert_array_equal(mine, theirs)
 
 
-@pytest.mark.parametrize("resumed_in", ["float32", pytest.param("mixed_float16", marks=SLOW)])
+@SLOW  # two short trainings: tens of seconds on 2 cores
+@pytest.mark.parametrize("resumed_in", ["float32", "mixed_float16"])
 def test_resume_in_another_precision_carries_weights_and_sgd_state(resumed_in, tmp_path):
     run_dir = tmp_path / "run"
     started_in = "mixed_bfloat16" if resumed_in == "mixed_float16" else "mixed_float16"
@@ -170,6 +171,7 @@ def test_copy_optimizer_state_moves_momenta_into_a_loss_scale_optimizer():
         copy_optimizer_state(optimizers[0], other)
 
 
+@SLOW  # compiles a float16 training step (emulated on CPU)
 def test_float16_loss_scaling_survives_an_overflow():
     # A loss scale of 2**40 makes the float16 gradients overflow to inf: each such step
     # must be skipped (weights untouched, still finite) and the scale halved, until the
@@ -222,6 +224,7 @@ def test_load_model_follows_a_mixed_global_policy(tmp_path):
     assert keras.config.dtype_policy().name == "float32"  # restored
 
 
+@SLOW  # a dense evaluation per precision
 def test_evaluate_accepts_precision(trained, tmp_path):
     precision, run_dir, _, _ = trained
     runner = CliRunner()

@@ -25,9 +25,10 @@ def random_images(n=2, size=32, seed=0):
     return np.random.default_rng(seed).uniform(0, 255, (n, size, size, 3)).astype("float32")
 
 
-def run_python(code: str, backend: str | None = None, cwd=None) -> str:
-    """Run `code` in a fresh interpreter (optionally another Keras backend); return stdout."""
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+def run_python(code: str, backend: str | None = None, cwd=None, env=None) -> str:
+    """Run `code` in a fresh interpreter (optionally another Keras backend, more
+    environment variables); return stdout."""
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", **(env or {}))
     if backend:
         env["KERAS_BACKEND"] = backend
     result = subprocess.run(

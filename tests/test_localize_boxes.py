@@ -1,5 +1,6 @@
 """Boxes, IoU, OverFeat greedy merging and the ILSVRC criterion against hand-worked cases."""
 
+import json
 import math
 
 import numpy as np
@@ -14,6 +15,7 @@ from kvgg.localize import (
     localization_error,
     match_scores,
 )
+from tests.helpers import run_python
 
 
 def test_frame_and_corners_convert_both_ways():
@@ -151,6 +153,63 @@ def test_greedy_merge_breaks_ties_like_the_one_pair_at_a_time_procedure():
         merged, rating = greedy_merge(corners, scores, threshold=threshold)
         np.testing.assert_array_equal(rating, expected_rating)
         np.testing.assert_array_equal(merged, expected_boxes)
+
+
+def _flowers(petals=8, count=3):
+    """Tiny boxes in flowers: a centre and pairs of petals around it, each petal just
+    beyond the 0.1 threshold's reach of the centre and each pair's merged box within it,
+    so the centre's list of boxes within reach grows as the pairs merge."""
+    centres = []
+    for flower in range(count):
+        middle = np.array([0.15 + 0.3 * flower, 0.15])
+        centres.append(middle)
+        for angle in np.arange(petals) * 2 * np.pi / petals:
+            radial = np.array([np.cos(angle), np.sin(angle)])
+            across = np.array([-radial[1], radial[0]])
+            centres += [middle + 0.099 * radial + side * 0.02 * across for side in (-1, 1)]
+    return np.concatenate([np.array(centres) - 0.001, np.array(centres) + 0.001], axis=1)
+
+
+def _crowd():
+    """Two tiny boxes whose merged box comes within 0.1 of ten big ones that neither
+    reached (and the big ones overlap too much to match each other)."""
+    big = [(dx, dy) for dx in (-0.008, -0.004, 0, 0.004, 0.008) for dy in (-0.0995, 0.0995)]
+    centres = np.array([(-0.02, 0), *big, (0.02, 0)]) + [0.5, 0.7]
+    half = np.array([[0.001]] + [[0.2]] * len(big) + [[0.001]])
+    return np.concatenate([centres - half, centres + half], axis=1)
+
+
+@pytest.mark.parametrize("boxes", [_flowers(), _crowd()], ids=["flowers", "crowd"])
+def test_greedy_merge_stays_exact_when_merged_boxes_reach_new_boxes(boxes):
+    # Merged boxes come within the threshold of boxes their parts did not reach: the
+    # bookkeeping of each box's neighbours must grow, and the result stay the same.
+    scores = np.random.default_rng(0).uniform(0, 1, len(boxes))
+    expected_boxes, expected_rating = _reference_greedy(boxes, scores, 0.1)
+    merged, rating = greedy_merge(boxes, scores, threshold=0.1)
+    assert len(merged) <= len(boxes) - 2  # a pair merged, and its merged box merged on
+    np.testing.assert_array_equal(rating, expected_rating)
+    np.testing.assert_array_equal(merged, expected_boxes)
+
+
+def test_greedy_merge_stays_in_bounds_run_as_plain_python():
+    # Compiled, numba checks no index: a list or pool written past its end would corrupt
+    # memory quietly. Run as plain Python, NumPy checks every index.
+    cases = {"flowers": _flowers(), "crowd": _crowd()}
+    code = f"""
+        import json
+        import numpy as np
+        from kvgg.localize.boxes import greedy_merge
+        cases = {json.dumps({name: boxes.tolist() for name, boxes in cases.items()})}
+        results = {{}}
+        for name, boxes in cases.items():
+            merged, rating = greedy_merge(boxes, np.ones(len(boxes)), threshold=0.1)
+            results[name] = merged.tolist()
+        print(json.dumps(results))
+    """
+    results = json.loads(run_python(code, env={"NUMBA_DISABLE_JIT": "1"}))
+    for name, boxes in cases.items():
+        expected, _ = _reference_greedy(boxes, np.ones(len(boxes)), 0.1)
+        np.testing.assert_array_equal(results[name], expected)
 
 
 def test_greedy_merge_rejects_bad_input():

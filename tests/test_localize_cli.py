@@ -11,6 +11,7 @@ from kvgg.cli import main
 from kvgg.io import save_model
 from kvgg.localize import build_localizer
 from kvgg.localize.demo import pasted_objects
+from kvgg.localize.files import draw_boxes
 from tests.helpers import tiny_model
 
 NAMES = ["blue", "green", "red"]
@@ -67,14 +68,62 @@ def test_fused_nets_and_no_pictures(files, tmp_path):
     assert not list(images.rglob("*.boxes.png"))
 
 
-def test_a_classifier_given_as_localisation_net_is_a_one_line_error(files):
-    root, images, _ = files
+WRONG_KIND = {  # what a user passes where the other kind of net belongs -> words expected
+    "evaluate_loc": (
+        ["evaluate", "--model", "{pcr}", "--data", "{images}"],
+        "pcr.keras", ["localisation net, not a classifier", "--boxes", "--classifier"],
+    ),
+    "evaluate_scr": (
+        ["evaluate", "--model", "{scr}", "--data", "{images}"],
+        "scr.keras", ["localisation net, not a classifier", "--boxes", "--classifier"],
+    ),
+    "evaluate_boxes_cls_model": (
+        ["evaluate", "--model", "{cls}", "--classifier", "{cls}", "--data", "{images}",
+         "--boxes", "{annotations}"],
+        "cls.keras", ["not a localisation net", "--classifier"],
+    ),
+    "evaluate_boxes_loc_classifier": (
+        ["evaluate", "--model", "{pcr}", "--classifier", "{scr}", "--data", "{images}",
+         "--boxes", "{annotations}"],
+        "scr.keras", ["localisation net, not a classifier", "--classifier"],
+    ),
+    "localize_cls_model": (
+        ["localize", "--model", "{cls}", "--classifier", "{cls}", "{photo}"],
+        "cls.keras", ["not a localisation net", "--classifier"],
+    ),
+    "localize_loc_classifier": (
+        ["localize", "--model", "{pcr}", "--classifier", "{pcr}", "{photo}"],
+        "pcr.keras", ["localisation net, not a classifier", "--classifier"],
+    ),
+    "predict_loc": (
+        ["predict", "--model", "{pcr}", "{photo}"],
+        "pcr.keras", ["localisation net, not a classifier", "kvgg localize"],
+    ),
+    "scoremap_loc": (
+        ["scoremap", "--model", "{scr}", "{photo}", "-o", "{out}"],
+        "scr.keras", ["localisation net, not a classifier", "kvgg localize"],
+    ),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("case", sorted(WRONG_KIND))
+def test_the_wrong_kind_of_net_is_a_one_line_error_naming_the_file(files, tmp_path, case):
+    root, images, annotations = files
+    template, named, words = WRONG_KIND[case]
+    paths = {name: root / f"{name}.keras" for name in ("cls", "pcr", "scr")}
     photo = sorted(images.rglob("*.jpg"))[0]
-    result = invoke("localize", "--model", root / "cls.keras", "--classifier", root / "cls.keras",
-                    photo)  # fmt: skip
-    assert result.exit_code == 2
-    assert "cls.keras" in result.output and "not a localisation net" in result.output
-    assert "Traceback" not in result.output
+    args = [
+        a.format(**paths, images=images, annotations=annotations, photo=photo, out=tmp_path)
+        for a in template
+    ]
+    result = invoke(*args)
+    assert result.exit_code == 2, result.output
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("Error: "), result.output
+    assert str(root / named) in lines[0]
+    for word in words:
+        assert word in lines[0]
+    assert not list(tmp_path.iterdir())  # nothing drawn or written
 
 
 def test_evaluate_with_boxes_reports_both_protocols_beside_the_paper(files, tmp_path):
@@ -99,3 +148,34 @@ def test_evaluate_boxes_needs_a_classifier(files):
     result = invoke("evaluate", "--model", root / "pcr.keras", "--data", images,
                     "--boxes", annotations)  # fmt: skip
     assert result.exit_code == 2 and "--classifier" in result.output
+
+
+def _left_edge(picture: np.ndarray, box, zoom: float) -> tuple[np.ndarray, int]:
+    """Across the middle of a box's left edge: the colour of its brightest pixel, scaled to
+    a brightest channel of 1 (on a black photo an anti-aliased line is a darker shade),
+    and the line's width in pixels."""
+    x0, y0, _, y1 = (v * zoom for v in box)
+    row, col = int((y0 + y1) / 2), int(round(x0))
+    across = picture[row, max(col - 6, 0) : col + 7, :3].astype(float) / 255
+    brightest = across[across.sum(axis=1).argmax()]
+    assert brightest.max() > 0.3, "no box edge drawn there"
+    return brightest / brightest.max(), int((across.max(axis=1) > 0.5 * brightest.max()).sum())
+
+
+def test_pictures_colour_each_class_the_same_whatever_its_rank(tmp_path):
+    photo = np.zeros((60, 120, 3), "uint8")  # black: the edges show their colour
+    cat = {"class": "cat", "index": 3, "posterior": 0.6, "box": [10, 10, 50, 50]}
+    dog = {"class": "dog", "index": 7, "posterior": 0.3, "box": [70, 10, 110, 50]}
+    colours = {}
+    for order in ("cat_first", "dog_first"):
+        rows = [cat, dog] if order == "cat_first" else [dict(dog, posterior=0.7), cat]
+        out = draw_boxes(photo, rows, tmp_path / f"{order}.png")
+        picture = np.asarray(Image.open(out).convert("RGB"))
+        zoom = picture.shape[1] / photo.shape[1]
+        colours[order] = {row["class"]: _left_edge(picture, row["box"], zoom) for row in rows}
+    (cat_1, cat_1_width), (dog_2, dog_2_width) = colours["cat_first"].values()
+    (dog_1, dog_1_width), (cat_2, cat_2_width) = colours["dog_first"].values()
+    np.testing.assert_allclose(cat_1, cat_2, atol=0.06)  # the same colour at rank 1 and 2
+    np.testing.assert_allclose(dog_1, dog_2, atol=0.06)
+    assert np.abs(cat_1 - dog_1).max() > 0.2  # two classes told apart
+    assert cat_1_width > cat_2_width and dog_1_width > dog_2_width  # the best one thicker

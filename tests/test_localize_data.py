@@ -138,6 +138,10 @@ def test_bad_or_missing_xml_is_named_and_counted_not_fatal(tmp_path, caplog):
     assert "broken.xml (not valid XML)" in text and "missing.xml (missing)" in text
     assert "nobox.xml (bad bndbox)" in text and "other.xml (no box of class 'cat')" in text
     assert "broken.xml" in caplog.text
+    # Said as what it is, not as an undecodable image.
+    assert str(bad).startswith("4 images with a missing or bad annotation skipped: ")
+    assert "Skipped an image with a missing or bad annotation: " in caplog.text
+    assert "undecodable" not in caplog.text
 
 
 def test_kaggle_solution_csv_gives_the_boxes_of_the_first_synset(tmp_path):
@@ -172,3 +176,123 @@ def test_training_batches_hold_crops_targets_and_weights(demo):
     np.testing.assert_array_equal(again[1].numpy(), targets.numpy())
     evaluation = next(iter(box_eval_dataset(source, batch_size=9, scale=32, crop=32)))
     np.testing.assert_array_equal(evaluation[1].numpy()[:, 4], source.labels)
+
+
+def _damaged_folder(root):
+    """The demo folder with one empty image and one truncated JPEG (their XML intact)."""
+    images, annotations = pasted_objects(root, per_class=3, size=(48, 64))
+    empty, truncated = images / "blue" / "blue_0001.jpg", images / "red" / "red_0002.jpg"
+    empty.write_bytes(b"")
+    truncated.write_bytes(truncated.read_bytes()[:300])
+    return images, annotations, {str(empty), str(truncated)}
+
+
+def _all(data):
+    return [np.concatenate([t.numpy() for t in part]) for part in zip(*data, strict=True)]
+
+
+def test_bad_images_are_counted_and_named_and_the_good_ones_still_come(tmp_path, caplog):
+    images, annotations, bad = _damaged_folder(tmp_path)
+    for make in (
+        lambda source: box_train_dataset(source, batch_size=4, scale=40, crop=32, seed=0),
+        lambda source: box_eval_dataset(source, batch_size=4, scale=40, crop=32),
+    ):
+        source = box_folder(images, annotations)
+        assert len(source) == 9  # the annotations are fine: only decoding finds them
+        caplog.clear()
+        with caplog.at_level(logging.WARNING, logger="kvgg.data"):
+            crops, targets, weights = _all(make(source))
+        assert crops.shape == (7, 32, 32, 3) and targets.shape == (7, 5)
+        assert source.bad_files.count == 2 and set(source.bad_files.paths) == bad
+        assert all(path in caplog.text for path in bad)
+        assert source.bad_annotations.count == 0
+
+
+def test_good_images_get_the_same_crops_whether_or_not_others_are_bad(tmp_path):
+    clean = box_folder(*pasted_objects(tmp_path / "clean", per_class=3, size=(48, 64)))
+    images, annotations, bad = _damaged_folder(tmp_path / "damaged")
+    damaged = box_folder(images, annotations)
+    good = [i for i, path in enumerate(damaged.paths) if path not in bad]
+    for make in (
+        lambda s: box_train_dataset(s, batch_size=4, scale=40, crop=32, seed=3, shuffle=False),
+        lambda s: box_eval_dataset(s, batch_size=4, scale=40, crop=32),
+    ):
+        expected = [part[good] for part in _all(make(clean))]
+        for part, want in zip(_all(make(damaged)), expected, strict=True):
+            np.testing.assert_array_equal(part, want)
+
+
+def test_training_crops_follow_the_documented_per_image_seeds(demo):
+    """Image i of an unshuffled epoch is rescaled, cropped and flipped with the seeds split
+    from (draw i of ``Dataset.random(seed)``, i), as before bad images were accounted for."""
+    source = box_folder(*demo)
+    crops, targets, weights = _all(
+        box_train_dataset(source, batch_size=4, scale=40, crop=32, seed=7, shuffle=False)
+    )
+    draws = tf.data.Dataset.random(seed=7, rerandomize_each_iteration=True).take(len(source))
+    for index, draw in enumerate(draws):
+        crop_seed, flip_seed = tf.unstack(
+            tf.random.experimental.stateless_split(tf.stack([draw, index]), 2)
+        )
+        image = tf.io.decode_jpeg(tf.io.read_file(source.paths[index]), channels=3)
+        image, boxes = rescale_with_boxes(image, source.padded_boxes()[index], 40)
+        image, boxes = random_crop_with_boxes(image, boxes, 32, crop_seed)
+        image, boxes = random_flip_with_boxes(image, boxes, flip_seed)
+        target, weight = box_target(boxes, source.labels[index], 32)
+        np.testing.assert_array_equal(crops[index], image.numpy())
+        np.testing.assert_array_equal(targets[index], target.numpy())
+        assert weights[index] == float(weight)
+
+
+def test_colour_shift_changes_the_pixels_but_not_the_targets(demo):
+    from kvgg.data.stats import IMAGENET_STATS
+
+    source = box_folder(*demo)
+    plain, shifted = (
+        _all(box_train_dataset(source, batch_size=4, scale=40, crop=32, seed=2, color_stats=stats))
+        for stats in (None, IMAGENET_STATS)
+    )
+    np.testing.assert_array_equal(shifted[1], plain[1])  # the same crops, flips and boxes
+    np.testing.assert_array_equal(shifted[2], plain[2])
+    offsets = shifted[0] - plain[0]  # one RGB offset per image, a few pixel units
+    assert np.abs(offsets).max() > 0.1
+    np.testing.assert_allclose(
+        offsets, np.broadcast_to(offsets[:, :1, :1], offsets.shape), atol=1e-3
+    )
+    assert not np.allclose(offsets[0, 0, 0], offsets[1, 0, 0])
+
+
+def test_evaluation_leaves_out_and_names_undecodable_images(tmp_path):
+    import kvgg
+    from kvgg.io import save_model
+    from kvgg.localize.files import evaluate_localization
+    from kvgg.localize.model import build_localizer
+
+    images, annotations, bad = _damaged_folder(tmp_path / "data")
+    net = kvgg.build("A", width=1 / 16, input_shape=(32, 32, 3), num_classes=3)
+    classifier = save_model(net, tmp_path / "cls.keras", class_names=["blue", "green", "red"])
+    localizer = save_model(build_localizer(net, regression="pcr"), tmp_path / "loc.keras")
+    lines = []
+    report = evaluate_localization([localizer], classifier, images, annotations, echo=lines.append)
+    assert report["images"] == 7
+    (left_out,) = [line for line in lines if line.startswith("Left out:")]
+    assert "2 undecodable images" in left_out and all(path in left_out for path in bad)
+
+
+def test_kvgg_fit_refuses_box_images_of_which_none_decodes(tmp_path):
+    from pathlib import Path
+
+    from click.testing import CliRunner
+
+    from kvgg.cli import main
+
+    images, annotations = pasted_objects(tmp_path, per_class=1)
+    for path in images.rglob("*.jpg"):
+        path.write_bytes(b"")
+    recipe = Path(__file__).resolve().parents[1] / "recipes/localization/vgg16_pcr_fc_s384.yaml"
+    settings = [f"data.train={images}", f"localization.train_boxes={annotations}"]
+    args = ["fit", str(recipe), "--smoke", "--run-dir", str(tmp_path / "run")]
+    result = CliRunner().invoke(main, args + [f"--set={item}" for item in settings])
+    assert result.exit_code == 2, result.output
+    assert "localization.train_boxes: none of the 3 images" in result.output
+    assert "blue_0000.jpg" in result.output and "Traceback" not in result.output

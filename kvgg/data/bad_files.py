@@ -71,27 +71,33 @@ def strict_errors():
 
 @dataclass
 class BadFiles:
-    """Undecodable images met so far: their count and the first paths (in order met)."""
+    """Files left out so far: their count and the first paths (in order met).
+
+    ``one`` and ``many`` name what was left out in the log and in ``str()``: undecodable
+    images by default; e.g. images whose box annotation is missing or bad.
+    """
 
     count: int = 0
     paths: list[str] = field(default_factory=list)
+    one: str = "an undecodable image"
+    many: str = "undecodable images"
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     def record(self, path: str) -> None:
-        """Count one bad image; log its path while fewer than ``NAMED_IN_LOG`` were named."""
+        """Count one bad file; log its path while fewer than ``NAMED_IN_LOG`` were named."""
         with self._lock:
             self.count += 1
             if len(self.paths) < NAMED_IN_LOG:
                 self.paths.append(path)
-                logger.warning("Skipped an undecodable image: %s", path)
+                logger.warning("Skipped %s: %s", self.one, path)
             elif self.count == NAMED_IN_LOG + 1:
-                logger.warning("More undecodable images; counting them silently (BadFiles).")
+                logger.warning("More %s; counting them silently (BadFiles).", self.many)
 
     def __str__(self) -> str:
         if not self.count:
-            return "no undecodable images"
+            return f"no {self.many}"
         more = f" and {self.count - len(self.paths)} more" if self.count > len(self.paths) else ""
-        return f"{self.count} undecodable images skipped: {', '.join(self.paths)}{more}"
+        return f"{self.count} {self.many} skipped: {', '.join(self.paths)}{more}"
 
 
 @dataclass(frozen=True)

@@ -38,13 +38,20 @@ from __future__ import annotations
 import tensorflow as tf
 
 from kvgg.data import transforms
-from kvgg.data.bad_files import STRICT_MESSAGE, looks_decodable
+from kvgg.data.bad_files import STRICT_MESSAGE, BadFiles, looks_decodable
 from kvgg.data.cpus import usable_cpus
 from kvgg.models.configs import INPUT_SIZE
 
 AUTOTUNE = tf.data.AUTOTUNE
 
-__all__ = ["eval_dataset", "image_dataset", "train_dataset"]
+__all__ = [
+    "decoded_images",
+    "eval_dataset",
+    "image_dataset",
+    "no_image_decodes",
+    "require_decodable",
+    "train_dataset",
+]
 
 
 def train_dataset(
@@ -197,12 +204,118 @@ def image_dataset(source, *, strict: bool = False, shuffle: bool = False, seed=N
         >>> tuple(image.shape), image.dtype.name, int(label)
         ((48, 64, 3), 'uint8', 0)
     """
+    items = source.named_dataset(shuffle=shuffle, seed=seed, read=False)
+    return decoded_images(items, source, strict=strict, unread=source.stores_files)
 
-    def decode(image, _):
+
+def decoded_images(
+    items,
+    source,
+    *,
+    transform=None,
+    batch_size: int | None = None,
+    seeds=None,
+    strict: bool = False,
+    unread: bool = True,
+    ordered: bool = True,
+) -> tf.data.Dataset:
+    """The one guarded decode: (image, label, name) items -> (uint8 (H, W, 3) RGB, label).
+
+    Undecodable images are skipped, counted in ``source.bad_files`` and logged by name, or
+    with ``strict=True`` stop the run naming the first (see ``_guarded_map``: a cheap check
+    of the bytes, a fused parallel decode of each batch, image by image only for a batch
+    that failed). ``label`` may be any nest of tensors (e.g. a class index and its boxes);
+    it travels with its image.
+
+    Args:
+        items: a dataset of (image, label, name): image a path (``unread``), encoded
+            bytes or an already decoded uint8 image.
+        source: has the ``bad_files`` (a :class:`~kvgg.data.bad_files.BadFiles`) to record in.
+        transform: optional ``transform(image, label, seed) -> (result, label)``, applied to
+            each decoded image inside the guard (so its failures are caught too); ``seed``
+            is the image's stateless seed, (draw from ``seeds``, position in the dataset).
+        batch_size: batch the results (short batches refilled); None: single results.
+        seeds: a dataset of random int64 varying the stateless seeds (e.g.
+            ``Dataset.random(seed)``); default: the position alone.
+        strict: stop at the first undecodable image instead of skipping it.
+        unread: the images are paths, read here.
+        ordered: keep the items' order (False: whichever result is ready first).
+
+    Example:
+        >>> from types import SimpleNamespace
+        >>> from kvgg.data.bad_files import BadFiles
+        >>> source = SimpleNamespace(bad_files=BadFiles())  # e.g. a Source or a BoxSource
+        >>> labels = ([7, 8], [[1.0, 2.0], [3.0, 4.0]])  # a nest: class index and a box
+        >>> good = tf.io.encode_jpeg(tf.zeros([4, 6, 3], tf.uint8))
+        >>> items = tf.data.Dataset.from_tensor_slices(([good, b""], labels, ["a.jpg", "b.jpg"]))
+        >>> [(tuple(image.shape), int(label[0]), label[1].numpy().tolist())
+        ...  for image, label in decoded_images(items, source, unread=False)]
+        [((4, 6, 3), 7, [1.0, 2.0])]
+        >>> source.bad_files.paths
+        ['b.jpg']
+    """
+
+    def decode(image):
         return transforms.decode_rgb(image) if image.dtype == tf.string else image
 
-    items = source.named_dataset(shuffle=shuffle, seed=seed, read=False)
-    return _guarded_map(items, decode, source, strict=strict, unread=source.stores_files)
+    if transform is None:
+        fn = lambda image, seed: decode(image)  # noqa: E731
+    else:
+        fn = lambda image, seed, label: transform(decode(image), label, seed)  # noqa: E731
+    return _guarded_map(
+        items,
+        fn,
+        source,
+        strict=strict,
+        unread=unread,
+        seeds=seeds,
+        ordered=ordered,
+        batch_size=batch_size,
+        relabel=transform is not None,
+    )
+
+
+def require_decodable(source, items=None, *, unread: bool = True) -> None:
+    """Raise a ValueError naming a few files when no image of ``source`` decodes (a
+    repeated training dataset of it would never yield a batch). Costs one decoded image
+    when all is well; ``source.bad_files`` is left as it was.
+
+    Args:
+        source: a :class:`~kvgg.data.sources.Source` (or anything with ``name``, a length
+            and ``bad_files``, e.g. a ``BoxSource``).
+        items: its (image, label, name) items; default: the Source's own.
+        unread: with ``items``: they hold paths, read here.
+
+    Example:
+        >>> import tempfile
+        >>> from kvgg.data import image_folder
+        >>> from kvgg.localize.demo import pasted_objects
+        >>> source = image_folder(pasted_objects(tempfile.mkdtemp(), per_class=1)[0])
+        >>> for path in source.paths:
+        ...     _ = open(path, "w").write("not a JPEG")
+        >>> require_decodable(source)
+        Traceback (most recent call last):
+        ...
+        ValueError: none of the 3 images of ... could be decoded (e.g. ...); ...
+    """
+    if items is None:
+        items, unread = source.named_dataset(read=False), source.stores_files
+    saved, source.bad_files = source.bad_files, BadFiles()
+    try:
+        for _ in decoded_images(items, source, unread=unread).take(1):
+            return
+        raise ValueError(no_image_decodes(source))
+    finally:
+        source.bad_files = saved
+
+
+def no_image_decodes(source) -> str:
+    """The message for a source of which no image decoded, naming a few of its bad files."""
+    examples = ", ".join(source.bad_files.paths[:3]) or "none listed"
+    return (
+        f"none of the {len(source)} images of {source.name} could be decoded (e.g. "
+        f"{examples}); `kvgg data check` lists why."
+    )
 
 
 def _ordered_items(source, shuffle, seed, cache, shuffle_buffer):
@@ -234,9 +347,12 @@ def _shard(items, shard, shuffle, seed):
     return items.shard(count, index)
 
 
-def _guarded_map(items, fn, source, *, strict, unread, seeds=None, ordered=True, batch_size=None):
+def _guarded_map(
+    items, fn, source, *, strict, unread, seeds=None, ordered=True, batch_size=None, relabel=False
+):
     """Apply ``fn(image, seed)`` to (image, label, name) items, then batch; undecodable
-    images are dropped and recorded.
+    images are dropped and recorded. With ``relabel``, ``fn(image, seed, label)`` returns
+    (result, new label): a transform that moves the label with the image (boxes).
 
     ``unread`` items hold paths, read here. A cheap check of each file's bytes
     (:func:`~kvgg.data.bad_files.looks_decodable`) keeps empty, truncated and non-image
@@ -255,7 +371,7 @@ def _guarded_map(items, fn, source, *, strict, unread, seeds=None, ordered=True,
 
         def apply(index, element):
             (image, label, _), seed = element
-            return fn(image, tf.stack([seed, index])), label
+            return _call(fn, image, tf.stack([seed, index]), label, relabel)
 
         results = items.map(apply, num_parallel_calls=AUTOTUNE, deterministic=ordered)
         return results.batch(batch_size) if batch_size else results
@@ -265,7 +381,7 @@ def _guarded_map(items, fn, source, *, strict, unread, seeds=None, ordered=True,
         encoded = tf.io.read_file(image) if unread else image
         checked = tf.debugging.Assert(looks_decodable(encoded), ["undecodable"])
         with tf.control_dependencies([checked]):
-            return fn(encoded, tf.stack([seed, index])), label
+            return _call(fn, encoded, tf.stack([seed, index]), label, relabel)
 
     size = batch_size or 1
     # Every core on each batch (AUTOTUNE would start each batch's short-lived map at 16
@@ -294,7 +410,8 @@ def _survivors(elements, attempt, size, indices, names, handle_lost):
     nothing if all are bad; ``handle_lost`` gets the names of the bad ones."""
     results = elements.map(lambda index, element: (index, *attempt(index, element)))
     _, result_spec, label_spec = results.element_spec
-    end = (tf.constant(-1, tf.int64), _zeros(result_spec), _zeros(label_spec))
+    no_labels = tf.nest.map_structure(_zeros, label_spec)  # the label may be a nest
+    end = (tf.constant(-1, tf.int64), _zeros(result_spec), no_labels)
     # With an end marker there is always a batch, even when all were lost. Padding changes
     # nothing: the results share a shape, or there is one, next to the marker's empty one.
     results = results.ignore_errors().concatenate(tf.data.Dataset.from_tensors(end))
@@ -303,10 +420,14 @@ def _survivors(elements, attempt, size, indices, names, handle_lost):
         kept = tf.size(kept_indices) - 1  # without the end marker
         lost = ~tf.reduce_any(indices[:, None] == kept_indices[None, :kept], axis=1)
         with tf.control_dependencies([handle_lost(tf.boolean_mask(names, lost))]):
-            return results[:kept], labels[:kept]
+            return results[:kept], tf.nest.map_structure(lambda label: label[:kept], labels)
 
     batch = results.padded_batch(size + 1).map(account)
     return batch.filter(lambda results, labels: tf.shape(results)[0] > 0)
+
+
+def _call(fn, image, seed, label, relabel):
+    return fn(image, seed, label) if relabel else (fn(image, seed), label)
 
 
 def _bad_file_handler(source, strict):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Literal
 
 import keras
 
@@ -19,13 +20,19 @@ from kvgg.evaluate.predict import draw_score_map, predict
 from kvgg.evaluate.records import write_records
 from kvgg.evaluate.report import Report, evaluate
 from kvgg.evaluate.scales import default_flip, default_scales
+from kvgg.localize.model import check_kind
 
 
-def load_classifier(path: str | Path) -> tuple[keras.Model, list[str], dict]:
+def load_classifier(
+    path: str | Path, *, kind: Literal["classifier", "localizer"] = "classifier"
+) -> tuple[keras.Model, list[str], dict]:
     """Load a classifier from a `.keras` file or a run directory.
 
     Args:
         path: a `.keras` file or a `kvgg fit` run directory (its ``model.keras``).
+        kind: the kind of net expected: a ``"classifier"``, or a ``"localizer"``
+            (`kvgg.localize.build_localizer`); the other kind is refused by
+            `kvgg.localize.model.check_kind` with a message naming the file.
 
     Returns:
         (model, class names, kvgg metadata dict).
@@ -43,6 +50,7 @@ def load_classifier(path: str | Path) -> tuple[keras.Model, list[str], dict]:
 
     path = io.resolve_model_file(path)
     model = io.load_model(path)
+    check_kind(model, path, kind)
     _check_finite_weights(model, path)
     return model, io.class_names_for(path, model.output_shape[-1]), io.read_info(path)
 

@@ -5,7 +5,8 @@ corners ``(xmin, ymin, xmax, ymax)`` (continuous coordinates, see `kvgg.localize
 the XML's 1-based inclusive corners ``x1..x2`` become ``x1 - 1 .. x2``). An image whose
 annotation is missing, is not valid XML, has a bad ``bndbox`` or no box of the image's
 class is left out, counted and named in ``source.bad_annotations`` (and logged), like an
-undecodable image; it never stops the run.
+undecodable image (which the pipelines of `kvgg.localize.data` count and name in
+``source.bad_files``); it never stops the run.
 """
 
 from __future__ import annotations
@@ -35,6 +36,8 @@ class BoxSource:
         labels: (N,) class indices.
         boxes: per image, a (K, 4) float array of the boxes of its class, K >= 1.
         bad_annotations: the images left out for a missing or bad annotation.
+        bad_files: the undecodable images met by pipelines reading this source (as
+            `kvgg.data.Source.bad_files`).
     """
 
     name: str
@@ -42,7 +45,8 @@ class BoxSource:
     paths: list[str]
     labels: np.ndarray
     boxes: list[np.ndarray]
-    bad_annotations: BadFiles = field(default_factory=BadFiles)
+    bad_annotations: BadFiles = field(default_factory=lambda: _bad_annotations())
+    bad_files: BadFiles = field(default_factory=BadFiles)
 
     def __len__(self) -> int:
         return len(self.paths)
@@ -58,6 +62,28 @@ class BoxSource:
         for row, boxes in enumerate(self.boxes):
             padded[row, : len(boxes)] = boxes
         return padded
+
+    def subset(self, indices) -> BoxSource:
+        """The source of the images at ``indices`` (in that order); it shares this one's
+        ``bad_annotations`` and ``bad_files`` logs.
+
+        Example:
+            >>> source = BoxSource("demo", ["cat"], ["a.jpg", "b.jpg"], np.array([0, 0]),
+            ...                    [np.ones((1, 4)), np.zeros((2, 4))])
+            >>> kept = source.subset([1])
+            >>> kept.paths, kept.boxes[0].shape, kept.bad_files is source.bad_files
+            (['b.jpg'], (2, 4), True)
+        """
+        indices = [int(i) for i in indices]
+        return BoxSource(
+            name=self.name,
+            class_names=self.class_names,
+            paths=[self.paths[i] for i in indices],
+            labels=self.labels[indices],
+            boxes=[self.boxes[i] for i in indices],
+            bad_annotations=self.bad_annotations,
+            bad_files=self.bad_files,
+        )
 
 
 def box_folder(images, annotations, classes=None) -> BoxSource:
@@ -88,7 +114,7 @@ def box_folder(images, annotations, classes=None) -> BoxSource:
     """
     images, annotations = _folder(images, "image"), _folder(annotations, "annotation")
     folders = sorted(p.name for p in images.iterdir() if p.is_dir() and not p.name.startswith("."))
-    bad = BadFiles()
+    bad = _bad_annotations()
     examples = []  # (path, class name, boxes)
     if folders:
         for folder in folders:
@@ -146,7 +172,7 @@ def kaggle_boxes(images, solution, classes=None) -> BoxSource:
             f"Kaggle solution file '{solution}' must start with the header "
             "'ImageId,PredictionString'."
         )
-    bad = BadFiles()
+    bad = _bad_annotations()
     examples = []
     for line, row in enumerate(rows[1:], start=2):
         image_id, fields = row[0].strip(), (row[1].split() if len(row) > 1 else [])
@@ -235,3 +261,11 @@ def _folder(path, what) -> Path:
     if not path.is_dir():
         raise FileNotFoundError(f"No {what} folder at '{path}'.")
     return path
+
+
+def _bad_annotations() -> BadFiles:
+    """The log of images left out for their annotation."""
+    return BadFiles(
+        one="an image with a missing or bad annotation",
+        many="images with a missing or bad annotation",
+    )

@@ -128,9 +128,9 @@ def greedy_merge(corners, scores, *, threshold: float = DEFAULT_MERGE_THRESHOLD)
 
     The result is exactly that of the procedure run one pair at a time in float64 (ties
     go to the first pair in input order; the merged box takes the first box's place),
-    compiled with numba (`kvgg.localize.merging`): O(N^2) score evaluations to find each
-    box's closest match, then O(N) per merge, and O(N) memory. ``benchmarks/localize.py``
-    times 5,000 boxes.
+    compiled with numba (`kvgg.localize.merging`, where the method is described). Time
+    and memory grow with the number of pairs within ``threshold`` rather than all N^2
+    pairs; ``benchmarks/localize.py`` times 5,000 boxes.
 
     Args:
         corners: (N, 4) boxes as normalised ``(xmin, ymin, xmax, ymax)``.

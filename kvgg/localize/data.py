@@ -10,22 +10,31 @@ ymax)``; all-zero rows are padding and stay empty. The box moves with the image:
   the largest box still visible, and a crop that shows no box of the class gets sample
   weight 0 (it trains nothing, rather than teaching a made-up box);
 - **flip**: ``x -> width - x`` (xmin and xmax swap roles).
+
+Images are decoded by the classification pipelines' guarded decode
+(`kvgg.data.pipeline.decoded_images`): an undecodable one is skipped, counted in
+``source.bad_files`` and logged by path, never a crash.
 """
 
 from __future__ import annotations
 
+import numpy as np
 import tensorflow as tf
 
-from kvgg.data import transforms
+from kvgg.data import pipeline, transforms
+from kvgg.data.pipeline import decoded_images
+from kvgg.localize.annotations import BoxSource
 
 __all__ = [
     "box_eval_dataset",
+    "box_images",
     "box_target",
     "box_train_dataset",
     "crop_with_boxes",
     "flip_with_boxes",
     "random_crop_with_boxes",
     "random_flip_with_boxes",
+    "require_decodable",
     "rescale_with_boxes",
 ]
 
@@ -150,6 +159,7 @@ def box_train_dataset(
     scale: int = 256,
     crop: int = 224,
     flip: bool = True,
+    color_stats=None,
     shuffle: bool = True,
     seed: int | None = None,
     repeat: bool = False,
@@ -157,8 +167,12 @@ def box_train_dataset(
     """Batches of the paper's localisation training augmentation (Appendix A).
 
     Per image: rescale to S, a random ``crop`` x ``crop`` window, a random flip, each
-    applied to the image and its boxes; the target is `box_target`'s. Undecodable images
-    are skipped with a warning naming them.
+    applied to the image and its boxes, then (with ``color_stats``) AlexNet's colour shift,
+    which leaves the boxes alone; the target is `box_target`'s. Undecodable images
+    are skipped, counted in ``source.bad_files`` and logged by path (the guarded decode of
+    `kvgg.data.pipeline.decoded_images`). Each image's crop and flip come from stateless
+    seeds split from (a draw of ``Dataset.random(seed)``, its position in the epoch), fixed
+    before decoding: a bad image changes nothing about the others' crops.
 
     Args:
         source: a `kvgg.localize.annotations.BoxSource`.
@@ -166,6 +180,8 @@ def box_train_dataset(
         scale: the training scale S (>= crop).
         crop: side of the square crops.
         flip: random horizontal flips.
+        color_stats: a `kvgg.data.stats.ColorStats` (e.g. ``IMAGENET_STATS``) to enable
+            the colour shift (`kvgg.data.transforms.color_shift`), or None.
         shuffle: shuffle every epoch.
         seed: makes the order and the augmentation reproducible.
         repeat: repeat forever.
@@ -184,32 +200,35 @@ def box_train_dataset(
         >>> tuple(images.shape), tuple(targets.shape), tuple(weights.shape)
         ((4, 32, 32, 3), (4, 5), (4,))
     """
-    if not isinstance(scale, int) or scale < crop:
-        raise ValueError(f"scale must be an int >= crop ({crop}). Received: scale={scale!r}")
-    items = tf.data.Dataset.from_tensor_slices((source.paths, source.labels, source.padded_boxes()))
+    _check_scale(scale, crop)
+    items = _items(source)
     if shuffle:
         items = items.shuffle(len(source), seed=seed, reshuffle_each_iteration=True)
     if repeat:
         items = items.repeat()
     seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True)
 
-    def augment(index, element):
-        (path, label, boxes), draw = element
-        crop_seed, flip_seed = tf.unstack(
-            tf.random.experimental.stateless_split(tf.stack([draw, index]), 2)
-        )
-        image = transforms.decode_rgb(tf.io.read_file(path))
+    def augment(image, target, element_seed):
+        label, boxes = target
+        crop_seed, flip_seed = tf.unstack(tf.random.experimental.stateless_split(element_seed, 2))
         image, boxes = rescale_with_boxes(image, boxes, scale)
         image, boxes = random_crop_with_boxes(image, boxes, crop, crop_seed)
         if flip:
             image, boxes = random_flip_with_boxes(image, boxes, flip_seed)
-        target, weight = box_target(boxes, label, crop)
-        return image, target, weight
+        if color_stats is not None:  # its own seed: crops and flips are as without it
+            color_seed = tf.random.experimental.stateless_fold_in(element_seed, 1)
+            image = transforms.color_shift(image, color_stats, seed=color_seed)
+        return image, box_target(boxes, label, crop)
 
-    data = tf.data.Dataset.zip(items, seeds).enumerate()
-    data = data.map(augment, num_parallel_calls=tf.data.AUTOTUNE, deterministic=seed is not None)
-    data = data.ignore_errors(log_warning=True)
-    return data.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+    batches = decoded_images(
+        items,
+        source,
+        transform=augment,
+        batch_size=batch_size,
+        seeds=seeds,
+        ordered=seed is not None,
+    )
+    return _flat(batches)
 
 
 def box_eval_dataset(source, *, batch_size: int, scale: int = 256, crop: int = 224):
@@ -217,7 +236,8 @@ def box_eval_dataset(source, *, batch_size: int, scale: int = 256, crop: int = 2
 
     The centre crop and the ground-truth class are protocol 1 of the paper (Table 8);
     `kvgg.localize.BoxAccuracy` on these batches is 1 - that error, measured against the
-    box clipped to the crop.
+    box clipped to the crop. Undecodable images are skipped, counted in
+    ``source.bad_files`` and logged by path.
 
     Returns:
         A dataset of (images, (B, 5) targets, (B,) weights), in source order.
@@ -231,23 +251,73 @@ def box_eval_dataset(source, *, batch_size: int, scale: int = 256, crop: int = 2
         >>> [tuple(images.shape) for images, targets, weights in data]
         [(4, 32, 32, 3), (2, 32, 32, 3)]
     """
-    if not isinstance(scale, int) or scale < crop:
-        raise ValueError(f"scale must be an int >= crop ({crop}). Received: scale={scale!r}")
-    items = tf.data.Dataset.from_tensor_slices((source.paths, source.labels, source.padded_boxes()))
+    _check_scale(scale, crop)
 
-    def centre(path, label, boxes):
-        image = transforms.decode_rgb(tf.io.read_file(path))
+    def centre(image, target, _):
+        label, boxes = target
         image, boxes = rescale_with_boxes(image, boxes, scale)
         shape = tf.shape(image)
         image, boxes = crop_with_boxes(
             image, boxes, (shape[0] - crop) // 2, (shape[1] - crop) // 2, crop
         )
-        target, weight = box_target(boxes, label, crop)
-        return image, target, weight
+        return image, box_target(boxes, label, crop)
 
-    data = items.map(centre, num_parallel_calls=tf.data.AUTOTUNE)
-    data = data.ignore_errors(log_warning=True)
-    return data.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+    return _flat(decoded_images(_items(source), source, transform=centre, batch_size=batch_size))
+
+
+def box_images(source) -> tuple[list[np.ndarray], BoxSource]:
+    """Every decodable image of ``source`` as a uint8 (H, W, 3) array, and the source of
+    just those images (for whole-image evaluation).
+
+    Undecodable images are left out, counted in ``source.bad_files`` and logged by path,
+    by the same rule as the training batches.
+
+    Raises:
+        ValueError: when no image decodes, naming a few.
+
+    Example:
+        >>> import tempfile
+        >>> from kvgg.localize.annotations import box_folder
+        >>> from kvgg.localize.demo import pasted_objects
+        >>> images, annotations = pasted_objects(tempfile.mkdtemp(), per_class=2)  # 6 images
+        >>> _ = (images / "red" / "red_0000.jpg").write_bytes(b"")  # an empty file
+        >>> pixels, good = box_images(box_folder(images, annotations))
+        >>> len(pixels), len(good), pixels[0].shape, good.bad_files.count
+        (5, 5, (48, 64, 3), 1)
+    """
+    numbered = tf.data.Dataset.from_tensor_slices(
+        (source.paths, tf.range(len(source), dtype=tf.int64), source.paths)
+    )
+    pixels, kept = [], []
+    for image, index in decoded_images(numbered, source).as_numpy_iterator():
+        pixels.append(image)
+        kept.append(int(index))
+    if not kept:
+        raise ValueError(pipeline.no_image_decodes(source))
+    return pixels, source.subset(kept)
+
+
+def require_decodable(source) -> None:
+    """`kvgg.data.pipeline.require_decodable` for a `BoxSource`: a ValueError naming a few
+    files when none of its images decodes."""
+    pipeline.require_decodable(source, _items(source))
+
+
+def _items(source) -> tf.data.Dataset:
+    """(path, (class index, padded boxes), path) per image, in source order."""
+    labels = (source.labels, source.padded_boxes())
+    return tf.data.Dataset.from_tensor_slices((source.paths, labels, source.paths))
+
+
+def _flat(batches):
+    """(images, (targets, weights)) batches -> (images, targets, weights), prefetched."""
+    flat = batches.map(lambda images, labels: (images, *labels))
+    return flat.prefetch(tf.data.AUTOTUNE)
+
+
+def _check_scale(scale, crop):
+    if not isinstance(scale, int) or scale < crop:
+        raise ValueError(f"scale must be an int >= crop ({crop}). Received: scale={scale!r}")
 
 
 def _uniform(shape, seed):

@@ -8,6 +8,7 @@ classes (and their names).
 from __future__ import annotations
 
 import json
+import zlib
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -20,7 +21,7 @@ from kvgg.localize.boxes import DEFAULT_MERGE_THRESHOLD
 from kvgg.localize.metrics import localization_error
 from kvgg.localize.protocols import DenseLocalizer, centre_crop_boxes
 
-__all__ = ["draw_boxes", "evaluate_localization", "localize_files"]
+__all__ = ["class_colour", "draw_boxes", "evaluate_localization", "localize_files"]
 
 PAPER_TABLE_8 = {  # S=384, centre crop, ground-truth class, localisation error %
     ("scr", "fc"): 36.4,
@@ -37,14 +38,7 @@ PAPER_TABLE_9 = {  # PCR, all layers, dense, top-5 classes: val top-5 localisati
 
 def load_localizer(path) -> tuple:
     """(model, its training scale S or None, its recipe's localization section or {})."""
-    model, _, info = load_classifier(path)
-    from kvgg.localize.model import BOX_LAYER
-
-    if BOX_LAYER not in [layer.name for layer in model.layers]:
-        raise ValueError(
-            f"{str(path)!r} is not a localisation net (no layer {BOX_LAYER!r}); train one with "
-            "a recipes/localization/ recipe, or pass it as --classifier."
-        )
+    model, _, info = load_classifier(path, kind="localizer")
     scale = info.get("scale")
     section = (info.get("recipe") or {}).get("localization") or {}
     return model, scale if isinstance(scale, int) else None, section
@@ -139,9 +133,13 @@ def localize_files(
 def draw_boxes(image: np.ndarray, rows: Sequence[dict], out) -> Path:
     """Draw each row's box and class over the whole photo; the best in a thicker line.
 
+    Each class has its own colour, the same in every picture (`class_colour`), so a
+    class is recognised at a glance whatever its rank.
+
     Args:
         image: uint8 (H, W, 3) RGB.
-        rows: ``{"class", "posterior", "box"}`` dicts (pixel corners), best first.
+        rows: ``{"class", "index", "posterior", "box"}`` dicts (pixel corners), best
+            first; ``index`` (the class index) picks the colour, else the class name.
         out: the picture file (PNG, PDF, ...).
 
     Example:
@@ -163,10 +161,9 @@ def draw_boxes(image: np.ndarray, rows: Sequence[dict], out) -> Path:
     axes = figure.add_axes([0, 0, 1, 1])
     axes.imshow(image)
     axes.set_axis_off()
-    colours = plt.get_cmap("tab10").colors
     for rank, row in reversed(list(enumerate(rows))):
         x0, y0, x1, y1 = row["box"]
-        colour = colours[rank % len(colours)]
+        colour = class_colour(row.get("index", row["class"]))
         axes.add_patch(
             Rectangle((x0, y0), x1 - x0, y1 - y0, fill=False, lw=3 if rank == 0 else 1.2, ec=colour)
         )
@@ -179,6 +176,32 @@ def draw_boxes(image: np.ndarray, rows: Sequence[dict], out) -> Path:
         return write_atomic(Path(out), lambda partial: figure.savefig(partial, format="png"))
     finally:
         plt.close(figure)
+
+
+def class_colour(label: int | str) -> tuple[float, float, float]:
+    """A class's colour in the pictures: stable across pictures, runs and processes.
+
+    A class index picks from matplotlib's qualitative ``tab10`` colours (index mod 10); a
+    class name is turned into an index by its CRC-32 (not Python's salted ``hash``).
+
+    Args:
+        label: the class index, or its name.
+
+    Returns:
+        An RGB triple in [0, 1].
+
+    Example:
+        >>> class_colour(0), class_colour(10) == class_colour(0)
+        ((0.12156862745098039, 0.4666666666666667, 0.7058823529411765), True)
+        >>> class_colour("cat") == class_colour("cat")
+        True
+    """
+    from matplotlib import colormaps
+
+    if isinstance(label, str):
+        label = zlib.crc32(label.encode())
+    colours = colormaps["tab10"].colors
+    return tuple(colours[int(label) % len(colours)])
 
 
 def evaluate_localization(
@@ -226,16 +249,18 @@ def evaluate_localization(
         >>> report["images"], sorted(report)  # the rows: both protocols, the paper's beside
         (6, ['images', 'rows', 'threshold'])
     """
+    from kvgg.localize.data import box_images
     from kvgg.localize.training import open_box_source
 
     cls_model, names, _ = load_classifier(classifier)
+    loaded = [load_localizer(path) for path in models]  # a wrong file fails before the images
     source = open_box_source(images, boxes, classes=names)
-    pixels = [load_image(path) for path in source.paths]
-    if source.bad_annotations.count:
-        echo(f"Left out: {source.bad_annotations}")
+    pixels, source = box_images(source)  # undecodable images left out, in source.bad_files
+    for left_out in (source.bad_annotations, source.bad_files):
+        if left_out.count:
+            echo(f"Left out: {left_out}")
     rows, nets = [], []
-    for index, path in enumerate(models):
-        model, scale, section = load_localizer(path)
+    for index, (path, (model, scale, section)) in enumerate(zip(models, loaded, strict=True)):
         test_scales = _scales_of(model, scale, scales[index] if scales else None)
         nets.append((model, test_scales))
         centre = centre_crop_boxes(model, pixels, source.labels, scale=scale or test_scales[0])

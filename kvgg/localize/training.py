@@ -76,7 +76,14 @@ def open_box_source(images, boxes, classes=None):
 
 
 def open_sources(recipe):
-    """(train, val) box sources of a localisation recipe; errors name the recipe key."""
+    """(train, val) box sources of a localisation recipe; errors name the recipe key.
+
+    Images left out for a bad annotation are logged now (``source.bad_annotations``);
+    undecodable ones as training meets them (``source.bad_files``), as for classification.
+    A source of which no image decodes is refused at once.
+    """
+    from kvgg.localize.data import require_decodable
+
     loc = recipe.localization
     sources = []
     for key, classes in (("train", None), ("val", "train")):
@@ -84,6 +91,7 @@ def open_sources(recipe):
         try:
             order = sources[0].class_names if classes else None
             sources.append(open_box_source(getattr(recipe.data, key), spec, order))
+            require_decodable(sources[-1])  # else the repeated batches never come
         except (ValueError, FileNotFoundError) as error:
             raise ValueError(
                 f"localization.{key}_boxes: {error} Received: localization.{key}_boxes={spec!r}"
@@ -91,8 +99,9 @@ def open_sources(recipe):
     return tuple(sources)
 
 
-def datasets(recipe, train_source, val_source):
-    """(train batches, validation batches, steps per epoch) of a localisation recipe."""
+def datasets(recipe, train_source, val_source, color_stats=None):
+    """(train batches, validation batches, steps per epoch) of a localisation recipe;
+    ``color_stats``: the recipe's ``data.color_stats``, resolved (enables the colour shift)."""
     from kvgg.localize.data import box_eval_dataset, box_train_dataset
 
     data, batch = recipe.data, recipe.optimizer.batch_size
@@ -107,6 +116,7 @@ def datasets(recipe, train_source, val_source):
         scale=data.scale,
         crop=data.crop,
         flip=data.flip,
+        color_stats=color_stats,
         seed=recipe.run.seed,
         repeat=True,
     )

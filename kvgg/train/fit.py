@@ -305,19 +305,13 @@ def _open_sources(recipe):
 
 def _check_decodable(source, key: str, spec) -> None:
     """Refuse a source of which no image decodes: its repeated dataset would never yield
-    a batch, and training would wait forever. Costs one decoded image when all is well."""
-    from kvgg.data import image_dataset
-    from kvgg.data.bad_files import BadFiles
+    a batch, and training would wait forever."""
+    from kvgg.data.pipeline import require_decodable
 
-    for _ in image_dataset(source).take(1):
-        break
-    else:
-        examples = ", ".join(source.bad_files.paths[:3]) or "none listed"
-        raise ValueError(
-            f"{key}: none of the {len(source)} images of {source.name} could be decoded "
-            f"(e.g. {examples}); `kvgg data check` lists why. Received: {key}={spec!r}"
-        )
-    source.bad_files = BadFiles()  # the probe's finds are met again, and counted, in training
+    try:
+        require_decodable(source)
+    except ValueError as error:
+        raise ValueError(f"{key}: {error} Received: {key}={spec!r}") from None
 
 
 def _color_stats(spec):
@@ -339,7 +333,7 @@ def _datasets(recipe, train_source, val_source, stats, replication):
     from kvgg.data import eval_dataset, train_dataset
 
     if recipe.localization:
-        return localization.datasets(recipe, train_source, val_source)
+        return localization.datasets(recipe, train_source, val_source, stats)
     data, batch = recipe.data, recipe.optimizer.batch_size
     workers, index = replication.num_workers, replication.worker_index
     # Several workers: each reads and decodes its own share of every epoch's files (not

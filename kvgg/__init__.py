@@ -2,7 +2,8 @@
 
 The subpackages follow the data: `kvgg.data` (sources, transforms, pipelines),
 `kvgg.train` (recipes, fit), `kvgg.evaluate` (dense, multi-crop, multi-scale, fusion),
-`kvgg.weights` (published weights), `kvgg.transfer` (features and SVMs).
+`kvgg.weights` (published weights), `kvgg.transfer` (features and SVMs),
+`kvgg.perceptual` (VGG as a feature network: perceptual and style losses, LPIPS).
 
 ``import kvgg`` is instant: the names below load their module (and Keras) on first use,
 so the ``kvgg`` command answers ``--help`` without starting a deep-learning framework.
@@ -27,8 +28,12 @@ __version__ = "0.1.0"
 # Public name -> the module that defines it (imported on first access, PEP 562).
 _LAZY = {
     "CONFIGS": "kvgg.models",
+    "LPIPS": "kvgg.perceptual",
     "LocalResponseNormalization": "kvgg.models",
+    "PerceptualLoss": "kvgg.perceptual",
+    "StyleLoss": "kvgg.perceptual",
     "build": "kvgg.models",
+    "export": "kvgg.deploy",
     "get_config": "kvgg.models",
     "profile": "kvgg.models",
     "fully_convolutional": "kvgg.models.surgery",
@@ -39,9 +44,13 @@ _LAZY = {
 
 __all__ = [
     "CONFIGS",
+    "LPIPS",
     "LocalResponseNormalization",
+    "PerceptualLoss",
+    "StyleLoss",
     "__version__",
     "build",
+    "export",
     "fully_convolutional",
     "get_config",
     "load_model",

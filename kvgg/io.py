@@ -7,11 +7,15 @@ kvgg recorded (configuration, training scale, source of the weights). Keras igno
 
 from __future__ import annotations
 
+import contextlib
+import csv
 import glob
+import io
 import json
 import os
 import secrets
 import zipfile
+import zlib
 from collections.abc import Callable, Sequence
 from functools import cache
 from importlib import resources
@@ -115,6 +119,71 @@ def write_atomic(path: str | os.PathLike, write: Callable[[Path], None]) -> Path
         if partial is not None:
             partial.unlink(missing_ok=True)
     return path
+
+
+def check_outputs(outputs, inputs=(), *, made_from=None) -> None:
+    """Refuse, before any work, a file a command would write over one of its own inputs,
+    or over another of its outputs.
+
+    Every command that writes files calls this once with everything it writes and reads.
+    Files are compared as the file system sees them: through symbolic links, ``..``, hard
+    links, and run directories (pass a run directory's model file, `resolve_model_file`).
+
+    Args:
+        outputs: the paths the command writes (None entries are ignored).
+        inputs: the paths the command reads (None entries are ignored).
+        made_from: per output, what it is written for (named when two outputs collide),
+            e.g. the image of each picture.
+
+    Raises:
+        ValueError: one line naming the output and the input (or the two sources of
+            one output).
+
+    Example:
+        >>> import tempfile
+        >>> photo = Path(tempfile.mkdtemp()) / "cat.jpg"
+        >>> _ = photo.write_bytes(b"...")
+        >>> check_outputs([photo.with_suffix(".json")], [photo])  # fine
+        >>> check_outputs([photo], [photo])
+        Traceback (most recent call last):
+        ...
+        ValueError: Refusing to write '.../cat.jpg' over the input '.../cat.jpg' ...
+    """
+    outputs = list(outputs)
+    made_from = [None] * len(outputs) if made_from is None else list(made_from)
+    existing = {}  # (device, inode) of each output that exists -> the output
+    seen = {}  # resolved output path -> (the output as given, what it is for)
+    for path, origin in zip(outputs, made_from, strict=True):
+        if path is None:
+            continue
+        path = Path(path)
+        key = os.path.realpath(path)
+        if key in seen:
+            first, first_origin = seen[key]
+            raise ValueError(
+                f"Two outputs would be written to {str(path)!r}"
+                + (f" (for {str(first_origin)!r} and {str(origin)!r})" if origin else "")
+                + ": give inputs with different names, or different output paths."
+            )
+        seen[key] = (path, origin)
+        with contextlib.suppress(OSError):
+            info = path.stat()
+            existing[(info.st_dev, info.st_ino)] = path
+    if not existing:
+        return  # nothing there yet, so no input to overwrite
+    for source in inputs:
+        if source is None:
+            continue
+        try:
+            info = os.stat(source)
+        except OSError:
+            continue  # a missing input is the reader's error, named there
+        target = existing.get((info.st_dev, info.st_ino))
+        if target is not None:
+            raise ValueError(
+                f"Refusing to write {str(target)!r} over the input {str(source)!r} (the same "
+                "file): give another output path."
+            )
 
 
 def _new_partial_file(path: Path) -> Path:
@@ -226,6 +295,62 @@ def resolve_model_file(path: str | os.PathLike) -> Path:
             raise FileNotFoundError(f"{str(path)!r} is a directory without a {BEST_MODEL_FILE}.")
         return path / BEST_MODEL_FILE
     return path
+
+
+def read_text_file(path: str | os.PathLike) -> str:
+    """The text of a UTF-8 file a user hands in (labels, class lists, image lists).
+
+    Raises:
+        ValueError: ``FILE:LINE: not UTF-8 text ...`` naming the first undecodable line.
+    """
+    data = Path(path).read_bytes()
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        line = data[: error.start].count(b"\n") + 1
+        raise ValueError(
+            f"{path}:{line}: not UTF-8 text (byte {data[error.start]:#x}); save it as UTF-8."
+        ) from None
+
+
+def read_csv_rows(path: str | os.PathLike) -> list[list[str]]:
+    """The non-empty rows of a UTF-8 CSV file a user hands in (labels, Kaggle solutions).
+
+    Raises:
+        ValueError: ``FILE:LINE: ...`` for text that is not UTF-8 or a malformed row (a field
+            past the csv module's limit of 131,072 characters).
+
+    Example:
+        >>> import tempfile
+        >>> path = Path(tempfile.mkdtemp()) / "labels.csv"
+        >>> _ = path.write_bytes("file,label\\na.jpg,caf\\xe9\\n".encode("latin-1"))
+        >>> read_csv_rows(path)
+        Traceback (most recent call last):
+        ...
+        ValueError: ...labels.csv:2: not UTF-8 text (byte 0xe9); save it as UTF-8.
+    """
+    reader = csv.reader(io.StringIO(read_text_file(path), newline=""))
+    try:
+        return [row for row in reader if row]
+    except csv.Error as error:
+        raise ValueError(f"{path}:{reader.line_num}: {error}.") from None
+
+
+def check_archive(path: str | os.PathLike) -> None:
+    """Check every member of a ``.keras`` archive against its CRC (the whole file is read).
+
+    Raises:
+        ValueError: naming the file and its first damaged member.
+    """
+    try:
+        with zipfile.ZipFile(path) as archive:
+            damaged = archive.testzip()
+    except (zipfile.BadZipFile, OSError, EOFError, zlib.error) as error:
+        raise ValueError(
+            f"{str(path)!r} is damaged (not a readable .keras archive): {error}"
+        ) from None
+    if damaged is not None:
+        raise ValueError(f"{str(path)!r} is damaged: its member {damaged!r} fails its CRC check.")
 
 
 def read_info(path: str | os.PathLike) -> dict:

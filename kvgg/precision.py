@@ -22,11 +22,14 @@ Example:
 from __future__ import annotations
 
 import contextlib
+import typing
 from collections.abc import Iterator
+from typing import Literal
 
 import keras
 
-PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
+Precision = Literal["float32", "mixed_bfloat16", "mixed_float16"]  # a recipe's run.precision
+PRECISIONS = typing.get_args(Precision)
 JIT_CHOICES = ("auto", True, False)
 
 # What `jit_compile: auto` picks, by (backend, device kind), as measured by

@@ -78,6 +78,16 @@ def _must_exist(value) -> None:
 ExistingPath = Annotated[str, Check(_must_exist, files=True)]
 """A path (string) that must exist when the recipe is loaded with ``check_paths=True``."""
 
+
+def _data_source(value) -> None:
+    from kvgg.data.spec import check_spec  # tensorflow: imported when a recipe is checked
+
+    check_spec(value)
+
+
+DataSource = Annotated[dict[str, Any] | str, Check(_data_source)]
+"""A `kvgg.data.open_source` spec whose kind and options are checked (files are not read)."""
+
 _T = typing.TypeVar("_T")
 _NUMBER = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$")
 
@@ -129,6 +139,20 @@ def load(
     for key, value, origin in _parse_overrides(overrides):
         _set(data, key, value, f"{path}, {origin}", origins)
     return parse(data, cls, origins=origins, source=str(path), check_paths=check_paths)
+
+
+def sections(path: str | Path) -> list[str]:
+    """The top-level keys of a recipe file (e.g. to tell which task it trains).
+
+    Example:
+        >>> sections("recipes/quickstart.yaml")[:3]
+        ['name', 'model', 'data']
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"No recipe file at {str(path)!r}.")
+    data, _ = _read_yaml(path)
+    return [str(key) for key in data] if isinstance(data, dict) else []
 
 
 def parse(
@@ -205,7 +229,7 @@ def _read_yaml(path: Path) -> tuple[Any, dict[str, int]]:
 
     Refuses recursive aliases, aliases that expand past `MAX_ALIAS_EXPANSION` nodes and
     nesting deeper than `MAX_DEPTH`, before any value is built. Parses are cached by path,
-    size and modification time, so `kvgg.train.config.load_train_recipe` reading a file twice (for
+    size and modification time, so `kvgg.train.recipes.load_train_recipe` reading a file twice (for
     ``--smoke``) parses it once.
     """
     stat = path.stat()
@@ -319,12 +343,14 @@ def _key_lines(node, source: str, prefix: str = "") -> dict[str, int]:
 def _parse_overrides(overrides):
     if isinstance(overrides, Mapping):
         for key, value in overrides.items():
-            yield key, value, f"override {key}={value!r}"
+            yield key, value, f"override {key}={_shown(value)}"
         return
     for item in overrides:
         if isinstance(item, tuple):
             key, value = item
-            yield key, value, f"override {key}={value!r}"
+            if not isinstance(key, str):
+                raise ValueError(f"Override keys are dotted strings. Received: key={key!r}")
+            yield key, value, f"override {key}={_shown(value)}"
             continue
         key, sep, raw = str(item).partition("=")
         if not sep or not key.strip():
@@ -350,10 +376,23 @@ def _set(data: dict, key: str, value, origin: str, origins: dict) -> None:
                 "cannot be set."
             )
         node = child
+    replaced = node.get(parts[-1])
     node[parts[-1]] = value
-    for existing in [k for k in origins if k == key or k.startswith(f"{key}.")]:
-        del origins[existing]
+    for existing in (key, *_dotted_keys(replaced, key)):  # the replaced subtree only: linear
+        origins.pop(existing, None)
     origins[key] = origin
+
+
+def _dotted_keys(value, prefix: str) -> list[str]:
+    """The dotted keys inside a section (``{"a": {"b": 1}}`` -> ``["p.a", "p.a.b"]``)."""
+    keys, stack = [], [(value, prefix)]
+    while stack:
+        node, at = stack.pop()
+        if isinstance(node, dict):
+            for name, item in node.items():
+                keys.append(f"{at}.{name}")
+                stack.append((item, f"{at}.{name}"))
+    return keys
 
 
 class _Context:
@@ -370,7 +409,9 @@ class _Context:
                 parent = parent.rsplit(".", 1)[0]
                 where = self.origins.get(parent)
             where = where or self.source
-        return ValueError(f"{where}: {key or '(top level)'} {message}. Received: {key}={value!r}")
+        return ValueError(
+            f"{where}: {key or '(top level)'} {message}. Received: {key}={_shown(value)}"
+        )
 
     def convert(self, value, annotation, key: str):
         origin = typing.get_origin(annotation)
@@ -405,7 +446,12 @@ class _Context:
         if origin is dict:
             if not isinstance(value, dict):
                 raise self.error(key, "must be a mapping (key: value)", value)
-            item_type = args[1] if args else Any
+            key_type, item_type = args if args else (Any, Any)
+            for name in value:
+                if key_type is str and not isinstance(name, str):
+                    raise self.error(
+                        f"{key}.{name}", "is not a valid key: keys must be strings", name
+                    )
             return {k: self.convert(v, item_type, f"{key}.{k}") for k, v in value.items()}
         return self.scalar(value, annotation, key)
 
@@ -519,8 +565,24 @@ def _first_non_finite(value, key: str):
     return None
 
 
+MAX_SHOWN = 120
+"""Characters of a received value that an error message quotes (a value may be megabytes)."""
+
+
+def _shown(value) -> str:
+    """``repr(value)``, cut to `MAX_SHOWN` characters, with the length of a long list."""
+    if isinstance(value, list | tuple | dict) and len(value) > 20:
+        head = list(value)[:5] if not isinstance(value, dict) else list(value.items())[:5]
+        return f"{type(value).__name__} of {len(value):,} values, starting {head!r}"[:MAX_SHOWN]
+    text = repr(value)
+    return text if len(text) <= MAX_SHOWN else f"{text[: MAX_SHOWN - 3]}..."
+
+
 def _describe(annotation) -> str:
     origin = typing.get_origin(annotation)
+    args = typing.get_args(annotation)
+    if origin is tuple and args and args[-1] is not Ellipsis:
+        return f"a list of {len(args)} values"
     if origin in (list, tuple):
         return "a list"
     if origin is Annotated:

@@ -99,6 +99,38 @@ def test_wrong_architecture_names_the_file_and_the_layer(trained_like):
         kvgg.build("A", weights=text, **TINY)
 
 
+@pytest.mark.parametrize("file_name", ["tiny.keras", "tiny.weights.h5"])
+def test_a_file_of_a_deeper_configuration_is_refused_naming_its_extra_layer(
+    trained_like, tmp_path, file_name
+):
+    # B's file holds every layer A has, with A's shapes, plus two more convolutions: loading
+    # it into A by layer name would silently drop them.
+    _, folder = trained_like
+    deeper = kvgg.build("B", **TINY)
+    lrn = kvgg.build("A-LRN", **TINY)
+    save = (
+        (lambda m, p: m.save(p))
+        if file_name.endswith(".keras")
+        else (lambda m, p: m.save_weights(p))
+    )
+    save(deeper, tmp_path / f"b.{file_name.split('.', 1)[1]}")
+    save(lrn, tmp_path / f"lrn.{file_name.split('.', 1)[1]}")
+    suffix = file_name.split(".", 1)[1]
+    with pytest.raises(ValueError, match=rf"b\.{suffix}: .*layer 'block1_conv2'.*configuration"):
+        kvgg.build("A", weights=tmp_path / f"b.{suffix}", **TINY)
+    with pytest.raises(ValueError, match=rf"lrn\.{suffix}: .*layer 'block1_lrn'"):
+        kvgg.build("A", weights=tmp_path / f"lrn.{suffix}", **TINY)
+    with pytest.raises(ValueError, match=r"no weights for layer 'block1_conv2'"):
+        kvgg.build("B", weights=folder / file_name, **TINY)
+
+
+def test_weights_of_the_wrong_type_are_named():
+    with pytest.raises(
+        TypeError, match=r"`weights` must be None, 'imagenet' or the path.*weights=123"
+    ):
+        kvgg.build("A", weights=123, **TINY)
+
+
 def test_imagenet_weights_exist_for_d_and_e_only_at_their_size():
     with pytest.raises(ValueError, match="configs D .* and E .* only.*config='A'"):
         kvgg.build("A", weights="imagenet")

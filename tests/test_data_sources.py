@@ -281,3 +281,27 @@ def test_open_source_errors_name_the_problem(tmp_path):
         data.open_source({"kind": "imagenet", "path": tmp_path})
     with pytest.raises(FileNotFoundError, match="nowhere"):
         data.open_source(str(tmp_path / "nowhere"))
+
+
+def test_voc_image_listed_twice_counts_once_and_is_named(tmp_path, caplog):
+    root = make_voc(tmp_path, 2007)
+    listing = root / "VOC2007" / "ImageSets" / "Main" / "val.txt"
+    listing.write_text(listing.read_text() + "000003\n")
+    with caplog.at_level("WARNING", logger="kvgg.data"):
+        source = data.voc(root, 2007, "val")
+    assert source.image_ids == ["000003", "000004"]
+    assert f"{listing} line 3: 000003 listed again (first on line 1)" in caplog.text
+
+
+def test_labels_file_listing_an_image_twice_counts_it_once(tmp_path, caplog):
+    for name in ["x.jpg", "y.jpg"]:
+        write_image(tmp_path / "val" / name, class_image(0))
+    (tmp_path / "val.txt").write_text("x.jpg 1\ny.jpg 0\nx.jpg 1\n")
+    with caplog.at_level("WARNING", logger="kvgg.data"):
+        source = data.labels_file(tmp_path / "val", tmp_path / "val.txt")
+    assert [p.rsplit("/", 1)[-1] for p in source.paths] == ["x.jpg", "y.jpg"]
+    assert list(source.labels) == [1, 0]
+    assert "x.jpg listed again" in caplog.text
+    (tmp_path / "clash.txt").write_text("x.jpg 1\ny.jpg 0\nx.jpg 0\n")
+    with pytest.raises(ValueError, match="x.jpg.*both 1 and 0"):
+        data.labels_file(tmp_path / "val", tmp_path / "clash.txt")

@@ -3,8 +3,9 @@
 The rules, also stated for writers in docs/design.md ("How the docs are tested"):
 
 - The ```python blocks of a page run in order in one namespace and the ```bash blocks in
-  one shell session (variables carry over), all in a fresh directory holding the page's
-  fixture data (real file formats, tiny sizes), so later blocks use what earlier ones wrote.
+  one shell session (variables carry over), all in a fresh directory (holding only a link
+  to recipes/), so later blocks use what earlier ones wrote. A page makes every input it
+  uses, as a reader would (``kvgg data demo`` for toy datasets).
 - A ```text block right after a runnable block is its expected output: it must match what
   the block printed, line by line; ``...`` alone on a line matches any lines, inside a
   line any text.
@@ -29,8 +30,6 @@ from pathlib import Path
 import click
 import keras
 import pytest
-
-from tests.data_fixtures import make_caltech, make_image_folder, make_voc
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
@@ -133,35 +132,13 @@ def run_bash(block: Block, session: Path) -> str:
     return result.stdout
 
 
-def tiny_imagenet(root: Path) -> None:
-    """``data/imagenet/{train,val}/<synset>/*.jpg``: four classes of 60x80 JPEG files."""
-    synsets = ["n01440764", "n01443537", "n01484850", "n01491361"]
-    make_image_folder(root / "data/imagenet/train", synsets, per_class=6, size=(60, 80))
-    make_image_folder(root / "data/imagenet/val", synsets, per_class=2, size=(60, 80))
-
-
-def tiny_transfer_data(root: Path) -> None:
-    """A 30-image VOC-2007 tree (three classes; 20 trainval, 10 test) and a Caltech-101 tree."""
-    classes = ["dog", "cat", "person"]
-    images = {
-        f"{i:06d}": [(classes[i % 3], (4, 4, 60, 44), False)]
-        + ([("person", (10, 10, 40, 40), False)] if i % 4 == 0 else [])
-        for i in range(1, 31)
-    }
-    ids = list(images)
-    splits = {"trainval": ids[:20], "test": ids[20:], "train": ids[:10], "val": ids[10:20]}
-    make_voc(root / "data", 2007, images=images, splits=splits, size=(96, 128))
-    make_caltech(root / "data/caltech", 101)
-
-
-# The data each page's commands expect on disk, in the real layouts, at toy size.
-PAGE_DATA = {"tutorials/imagenet.md": tiny_imagenet, "tutorials/transfer.md": tiny_transfer_data}
 PAGES = sorted(DOCS.rglob("*.md"))
 # Pages whose blocks only use kvgg models and Keras: CI runs them on JAX and PyTorch too.
 BACKEND_NEUTRAL = {"tutorials/models.md"}
 # Pages that train or evaluate for real (minutes on a CPU), the home page, which builds
 # full-size models, and the installation page, which starts a fresh interpreter (10 s each).
 SLOW = {
+    "deploy.md",
     "index.md",
     "installation.md",
     "quickstart.md",
@@ -169,8 +146,16 @@ SLOW = {
     "tutorials/evaluate.md",
     "tutorials/imagenet.md",
     "tutorials/localize.md",
+    "tutorials/perceptual.md",
     "tutorials/pretrained.md",
     "tutorials/transfer.md",
+}
+
+
+# Pages that run optional packages: skipped without them (CI installs the extras).
+PAGE_NEEDS = {
+    "deploy.md": ("tf2onnx", "onnxruntime", "openvino", "nncf", "ai_edge_litert"),
+    "tutorials/perceptual.md": ("torch",),  # and `pip install --no-deps lpips`: its weights
 }
 
 
@@ -185,9 +170,9 @@ def _page_params():
 
 @pytest.mark.parametrize("page", list(_page_params()))
 def test_every_block_of_the_page_runs_and_prints_what_it_shows(page, tmp_path, monkeypatch):
+    for module in PAGE_NEEDS.get(page, ()):
+        pytest.importorskip(module)
     (tmp_path / "recipes").symlink_to(ROOT / "recipes")
-    if page in PAGE_DATA:
-        PAGE_DATA[page](tmp_path)
     monkeypatch.chdir(tmp_path)
     keras.utils.clear_session()
     keras.utils.set_random_seed(0)

@@ -125,16 +125,22 @@ def photo(path, size):
     return path
 
 
-def test_scoremap_draws_the_whole_photo_at_its_aspect_beside_it(saved_model, tmp_path):
-    wide = photo(tmp_path / "wide.jpg", (120, 300))
-    tall = photo(tmp_path / "tall.png", (500, 260))
+def test_scoremap_draws_the_whole_photo_at_its_aspect_in_the_working_directory(
+    saved_model, tmp_path, monkeypatch
+):
+    (tmp_path / "photos").mkdir()
+    wide = photo(tmp_path / "photos" / "wide.jpg", (120, 300))
+    tall = photo(tmp_path / "photos" / "tall.png", (500, 260))
+    (tmp_path / "work").mkdir()
+    monkeypatch.chdir(tmp_path / "work")
     result = invoke("scoremap", "--model", saved_model, wide, tall, "--scales", 64)
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
     assert len(lines) == 2 and all(line.split(" (")[0] in CLASSES for line in lines)
     for image, size in [(wide, (300, 120)), (tall, (260, 500))]:
-        picture_path = image.with_name(image.stem + ".scoremap.png")
+        picture_path = Path(image.stem + ".scoremap.png")  # not beside the image
         assert f"wrote {picture_path}" in result.output
+        assert not image.with_name(picture_path.name).exists()
         with Image.open(picture_path) as picture:
             assert picture.format == "PNG"
             width, height = picture.size
@@ -152,7 +158,8 @@ def test_scoremap_writes_into_a_folder_or_one_named_file(saved_model, tmp_path):
     assert (tmp_path / "map.pdf").read_bytes().startswith(b"%PDF")
 
 
-def test_scoremap_old_scale_option_warns_and_works(saved_model, tmp_path):
+def test_scoremap_old_scale_option_warns_and_works(saved_model, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
     image = photo(tmp_path / "cat.jpg", (60, 90))
     result = CliRunner().invoke(
         main, ["scoremap", "--model", str(saved_model), str(image), "--scale", "48"]

@@ -118,7 +118,7 @@ def test_the_graph_sees_function_local_and_submodule_imports():
     assert "kvgg.data.sources" in graph["kvgg.data.spec"]
     # the CLI imports the library inside its command functions.
     assert "kvgg.data.tfrecord" in graph["kvgg.cli.datasets"]
-    # bad_files names the Source type for annotations only, under TYPE_CHECKING.
+    # sources records bad files with bad_files, which knows nothing of sources.
     assert "kvgg.data.sources" not in graph["kvgg.data.bad_files"]
     assert "kvgg.data.bad_files" in graph["kvgg.data.sources"]
     assert find_cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]

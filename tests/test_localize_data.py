@@ -139,8 +139,8 @@ def test_bad_or_missing_xml_is_named_and_counted_not_fatal(tmp_path, caplog):
     assert "nobox.xml (bad bndbox)" in text and "other.xml (no box of class 'cat')" in text
     assert "broken.xml" in caplog.text
     # Said as what it is, not as an undecodable image.
-    assert str(bad).startswith("4 images with a missing or bad annotation skipped: ")
-    assert "Skipped an image with a missing or bad annotation: " in caplog.text
+    assert str(bad).startswith("4 missing or bad annotations or boxes skipped: ")
+    assert "Skipped a missing or bad annotation or box: " in caplog.text
     assert "undecodable" not in caplog.text
 
 
@@ -235,7 +235,7 @@ def test_training_crops_follow_the_documented_per_image_seeds(demo):
             tf.random.experimental.stateless_split(tf.stack([draw, index]), 2)
         )
         image = tf.io.decode_jpeg(tf.io.read_file(source.paths[index]), channels=3)
-        image, boxes = rescale_with_boxes(image, source.padded_boxes()[index], 40)
+        image, boxes = rescale_with_boxes(image, source.boxes[index], 40)
         image, boxes = random_crop_with_boxes(image, boxes, 32, crop_seed)
         image, boxes = random_flip_with_boxes(image, boxes, flip_seed)
         target, weight = box_target(boxes, source.labels[index], 32)

@@ -8,7 +8,7 @@ import pytest
 from click.testing import CliRunner
 
 from kvgg.cli import main
-from kvgg.train.config import load_train_recipe
+from kvgg.train import load_train_recipe
 from kvgg.train.run_dir import read_history
 
 RECIPES = Path(__file__).resolve().parents[1] / "recipes" / "localization"

@@ -171,3 +171,43 @@ def test_cli_bad_recipe_exits_2_with_one_line_and_writes_nothing(tmp_path):
     assert "quickstart.yaml" in result.output and "data.scale" in result.output
     assert len(result.output.strip().splitlines()) == 1
     assert not run_dir.exists()
+
+
+def test_a_huge_smoke_section_is_checked_in_one_pass(tmp_path):
+    # 50,000 smoke keys: checked (a typo fails early) in linear time; the overrides used to
+    # rescan every key already set, quadratic (10k keys 28 s, 50k over ten minutes).
+    keys = "\n".join(f"  run.note{i}: {i}" for i in range(50_000))
+    path = write(tmp_path, f"name: big\nsmoke:\n{keys}\n")
+    with pytest.raises(ValueError, match=r"run\.note0 is not a known key"):
+        load_train_recipe(path)
+
+
+def test_a_smoke_key_that_is_not_a_string_is_named(tmp_path):
+    path = write(tmp_path, "name: odd\nsmoke:\n  1: 2\n")
+    for smoke in (False, True):
+        with pytest.raises(ValueError, match=r"line 3: smoke\.1 .*keys must be strings"):
+            load_train_recipe(path, smoke=smoke)
+
+
+def test_a_huge_list_gives_a_short_error_saying_what_list_is_wanted(tmp_path):
+    values = ", ".join(["32"] * 200_000)
+    path = write(tmp_path, f"name: long\ndata:\n  scale: [{values}]\n")
+    with pytest.raises(ValueError) as info:
+        load_train_recipe(path)
+    message = str(info.value)
+    assert len(message) < 400 and "\n" not in message, message[:400]
+    assert "line 3: data.scale must be an integer or a list of 2 values" in message
+    assert "200,000 values" in message
+
+
+def test_recipe_show_checks_the_data_source_options_as_fit_does(tmp_path):
+    path = write(
+        tmp_path, "name: src\ndata:\n  train: {kind: folder, path: images, colour: blue}\n"
+    )
+    result = CliRunner().invoke(main, ["recipe", "show", str(path)])
+    assert result.exit_code == 2, result.output
+    assert "data.train" in result.output and "Unknown option 'colour'" in result.output
+    fit = CliRunner().invoke(main, ["fit", str(path)])
+    assert fit.exit_code == 2 and "Unknown option 'colour'" in fit.output, fit.output
+    fine = write(tmp_path, "name: ok\ndata:\n  train: {kind: folder, path: absent}\n", "ok.yaml")
+    assert CliRunner().invoke(main, ["recipe", "show", str(fine)]).exit_code == 0

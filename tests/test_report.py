@@ -40,6 +40,11 @@ def fake_run(root, name, config, scale, seed):
     return run
 
 
+def measured(root) -> str:
+    """What the fixture's evaluations were measured on, as the report says it."""
+    return f"{root.parent / 'val'}, 3 images"
+
+
 def printed_errors(output: str) -> str:
     """The `top1 / top5` pair `kvgg evaluate` printed, as the report writes it."""
     top1 = re.search(r"top-1 error\s+([\d.]+) %", output).group(1)
@@ -87,15 +92,16 @@ def evaluated(tmp_path_factory):
 @pytest.mark.slow  # five evaluations at Q up to 512
 def test_report_prints_the_papers_tables_with_what_evaluate_printed(evaluated):
     root, printed = evaluated
+    on = measured(root)
     result = invoke("report", root / "vgg16", root / "vgg19", root / "small")
     assert result.exit_code == 0, result.output
     out = result.output
     assert out.index("Table 3") < out.index("Table 4") < out.index("Table 5") < out.index("6/7")
-    assert row(out, D_SINGLE) == f"25.6 / 8.1  {printed[D_SINGLE]}"
-    assert row(out, D_BOTH) == f"24.4 / 7.2  {printed[D_BOTH]}"  # evaluated twice: both kept
+    assert row(out, D_SINGLE) == f"25.6 / 8.1  {printed[D_SINGLE]}  {on}"
+    assert row(out, D_BOTH) == f"24.4 / 7.2  {printed[D_BOTH]}  {on}"  # evaluated twice: both kept
     # Table 4's and Table 5's E rows are the same evaluation.
-    assert rows(out, E_DENSE) == [f"24.8 / 7.5  {printed[E_DENSE]}"] * 2
-    assert row(out, FUSED) == f"24.0 / 7.1  {printed[FUSED]}"
+    assert rows(out, E_DENSE) == [f"24.8 / 7.5  {printed[E_DENSE]}  {on}"] * 2
+    assert row(out, FUSED) == f"24.0 / 7.1  {printed[FUSED]}  {on}"
     assert row(out, "A, S=256, Q=256, dense") == "29.6 / 10.4"  # never run: blank
     assert row(out, "D, S=256, Q=256, dense") == "27.0 / 8.8"
     other = out.split("Other evaluations")[1]
@@ -108,11 +114,12 @@ def test_report_prints_the_papers_tables_with_what_evaluate_printed(evaluated):
 @pytest.mark.slow  # five evaluations at Q up to 512
 def test_report_of_a_folder_of_runs_writes_markdown_json_and_a_picture(evaluated, tmp_path):
     root, printed = evaluated
+    on = measured(root)
     md, js, png = tmp_path / "t.md", tmp_path / "t.json", tmp_path / "t.png"
     result = invoke("report", root, "-o", md, "-o", js, "-o", png)
     assert result.exit_code == 0, result.output
     assert result.output.index("Table 3") < result.output.index(f"Wrote {md}")
-    assert f"| {D_SINGLE} | 25.6 / 8.1 | {printed[D_SINGLE]} |" in md.read_text()
+    assert f"| {D_SINGLE} | 25.6 / 8.1 | {printed[D_SINGLE]} | {on} |" in md.read_text()
     data = json.loads(js.read_text())
     lines = {line["row"]: line for t in data["tables"] for line in t["lines"]}
     yours = lines[D_BOTH]["yours"]
@@ -127,6 +134,7 @@ def test_report_of_a_folder_of_runs_writes_markdown_json_and_a_picture(evaluated
 @pytest.mark.slow  # five evaluations at Q up to 512
 def test_evaluate_json_reports_are_accepted_too(evaluated, tmp_path):
     root, printed = evaluated
+    on = measured(root)
     (record,) = [
         path
         for path in (root / "vgg19" / "evaluations").glob("dense-256_384_512-flip-*")
@@ -136,7 +144,7 @@ def test_evaluate_json_reports_are_accepted_too(evaluated, tmp_path):
     copy.write_text(record.read_text())
     result = invoke("report", copy)
     assert result.exit_code == 0, result.output
-    assert rows(result.output, E_DENSE) == [f"24.8 / 7.5  {printed[E_DENSE]}"] * 2
+    assert rows(result.output, E_DENSE) == [f"24.8 / 7.5  {printed[E_DENSE]}  {on}"] * 2
     assert row(result.output, D_SINGLE) == "25.6 / 8.1"
 
 
@@ -173,6 +181,8 @@ def _record(config, train_scale, scales, method, top1, flip=True, file="r.json")
         "top5_error": top1 / 4,
         "per_model": [model],
         "file": file,
+        "data": "val",
+        "images": 3,
     }
 
 
@@ -190,7 +200,12 @@ def test_rows_are_matched_by_config_scale_and_method():
     assert lines[D_SINGLE].source == "flip.json"
     assert lines["D, S=[256;512], Q=256,384,512, multi-crop"].yours == pytest.approx((24.6, 6.15))
     assert lines["A, S=256, Q=256, dense"].yours is None
-    assert [line.label for line in report.others] == ["B-5x5, S=256, Q=256, dense"]
+    # the evaluation without flips is not dropped: listed after, saying how it was measured
+    assert [line.label for line in report.others] == ["B-5x5, S=256, Q=256, dense", D_SINGLE]
+    assert report.others[1].on == "val, 3 images, no flips"
     text = format_text(report)
-    assert row(text, D_SINGLE) == "25.6 / 8.1  25.61 / 6.40"
-    assert row(text, "B-5x5, S=256, Q=256, dense") == "35.00 / 8.75"
+    assert rows(text, D_SINGLE) == [
+        "25.6 / 8.1  25.61 / 6.40  val, 3 images",
+        "25.00 / 6.25  val, 3 images, no flips",
+    ]
+    assert row(text, "B-5x5, S=256, Q=256, dense") == "35.00 / 8.75  val, 3 images"

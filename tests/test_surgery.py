@@ -99,3 +99,22 @@ def test_a_model_that_is_not_a_vgg_classifier_is_refused(model, message):
 def test_an_unknown_stop_is_refused():
     with pytest.raises(ValueError, match="until='fc3'"):
         fully_convolutional(tiny_model("A"), until="fc3")
+
+
+@pytest.mark.backend
+def test_the_copy_keeps_every_layers_initializers_and_its_own_weights():
+    # The copies are built with zeros for speed, then given the weights: their
+    # configurations (what a saved fully-convolutional file records) are unchanged.
+    model = tiny_model("C", batch_norm=True)
+    fcn = fully_convolutional(model)
+    default = keras.layers.Conv2D(1, 1).get_config()
+    for layer in fcn.layers:
+        config = layer.get_config()
+        source = model.get_layer(layer.name).get_config() if layer.name != "image" else {}
+        for key in (key for key in config if key.endswith("_initializer")):
+            expected = default[key] if layer.name in ("fc1", "fc2", "predictions") else source[key]
+            assert config[key] == expected, (layer.name, key)
+    before = _numpy(fcn(random_images(1, size=96)))
+    first = model.get_layer("block1_conv1")
+    first.kernel.assign(np.zeros(first.kernel.shape))  # the classifier changes, not its copy
+    np.testing.assert_array_equal(_numpy(fcn(random_images(1, size=96))), before)

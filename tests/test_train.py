@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import time
+import zipfile
 from pathlib import Path
 
 import keras
@@ -277,11 +278,10 @@ def test_plot_that_fails_part_way_keeps_the_old_png_and_leaves_no_partial(tmp_pa
     import matplotlib.figure
 
     from kvgg.train import plot_run
-    from kvgg.train.run_dir import HISTORY_COLUMNS
 
-    rows = [",".join(HISTORY_COLUMNS)] + [
-        ",".join(str(epoch if key == "epoch" else 0.5) for key in HISTORY_COLUMNS)
-        for epoch in (1, 2)
+    columns = ["epoch", "loss", "top1", "val_loss", "val_top1", "lr", "seconds"]
+    rows = [",".join(columns)] + [
+        ",".join(str(epoch if key == "epoch" else 0.5) for key in columns) for epoch in (1, 2)
     ]
     (tmp_path / "history.csv").write_text("\n".join(rows) + "\n")
     (tmp_path / "curves.png").write_bytes(b"the previous plot")
@@ -307,3 +307,18 @@ def test_paper_recipes_run_their_smoke_setting(tmp_path, recipe):
     assert result.exit_code == 0, result.output
     assert len(history_rows(tmp_path)) == 1
     assert load_model(tmp_path / "model.keras").output_shape == (None, 10)
+
+
+def test_resuming_from_a_damaged_last_checkpoint_names_it_in_one_line(finished_run, tmp_path):
+    # A flipped byte inside last.keras' weights (a bad sector, a torn copy): its CRC fails.
+    run_dir = copy_of(finished_run[0], tmp_path)
+    last = run_dir / "last.keras"
+    with zipfile.ZipFile(last) as archive:
+        member = archive.getinfo("model.weights.h5")
+    data = bytearray(last.read_bytes())
+    start = member.header_offset + 30 + len(member.filename.encode()) + len(member.extra)
+    data[start + member.compress_size // 2] ^= 0xFF
+    last.write_bytes(bytes(data))
+    with pytest.raises(ValueError, match=r"last\.keras.*damaged.*model\.weights\.h5") as info:
+        tiny_fit(run_dir, "schedule.epochs=3")
+    assert "\n" not in str(info.value)

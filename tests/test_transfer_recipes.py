@@ -303,3 +303,17 @@ def test_features_command_writes_npz(models, tmp_path):
         assert settings["scales"] == [32, 40] and settings["combine"] == "stack"
     result = run_cli("features", models["D"], tmp_path / "nowhere", "-o", out)
     assert result.exit_code == 2 and "nowhere" in result.output
+
+
+def test_a_model_set_to_null_is_left_out_with_its_fusion_row(models, tmp_path):
+    # The command's help: `--set models.D=vgg16.keras --set models.E=null` runs D alone.
+    recipe = f"{RECIPES}/caltech101.yaml"
+    sets = [f"data.root={tmp_path}", f"models.D={models['D']}"]
+    with pytest.raises(ValueError, match=r"models\.E is invalid: .*--set models\.KEY=null"):
+        load(recipe, TransferRecipe, sets)
+    loaded = load(recipe, TransferRecipe, [*sets, "models.E=null"])
+    assert loaded.models == {"D": str(models["D"])} and loaded.fuse == []
+    with pytest.raises(ValueError, match=r"models needs at least one model file"):
+        load(recipe, TransferRecipe, [*sets, "models.E=null", "models.D=null"])
+    help_text = CliRunner().invoke(main, ["transfer", "--help"]).output
+    assert "--set models.D=vgg16.keras --set models.E=null" in help_text

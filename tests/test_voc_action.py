@@ -229,3 +229,41 @@ def test_an_undecodable_image_is_named(tmp_path, region):
     model = tiny_model("D", num_classes=10)
     with pytest.raises(ValueError, match="Could not decode image '2010_000004'"):
         extract_features(model, source, scales=[32], progress=False)
+
+
+def test_a_person_listed_twice_counts_once_and_is_named(tmp_path, caplog):
+    devkit = make_voc_action(tmp_path)
+    val = devkit / "VOC2012" / "ImageSets" / "Action" / "val.txt"
+    val.write_text(val.read_text() + "2010_000007 1\n2010_000007\n")  # again, and as "all"
+    with caplog.at_level("WARNING", logger="kvgg.data"):
+        source = voc_action(devkit, "val")
+    assert source.image_ids == [i for i, _ in VAL]
+    assert f"{val} line 5" in caplog.text and f"{val} line 6" in caplog.text
+    assert "2010_000007 person 1 listed again" in caplog.text
+
+
+def test_a_person_in_both_train_and_test_is_refused(tmp_path):
+    from kvgg.transfer.experiment import check_disjoint
+
+    devkit = make_voc_action(tmp_path)
+    sets = devkit / "VOC2012" / "ImageSets" / "Action"
+    train, val = voc_action(devkit, "train"), voc_action(devkit, "val")
+    check_disjoint(train, val)  # the fixture's splits are disjoint
+    (sets / "trainval.txt").write_text((sets / "train.txt").read_text() + "2010_000007 1\n")
+    with pytest.raises(ValueError, match=r"2010_000007 person 1.*both"):
+        check_disjoint(voc_action(devkit, "trainval"), val)
+
+
+def test_transfer_refuses_a_person_in_train_and_test(devkit, tmp_path):
+    sets = devkit / "VOC2012" / "ImageSets" / "Action"
+    copy = make_voc_action(tmp_path)
+    (copy / "VOC2012" / "ImageSets" / "Action" / "train.txt").write_text(
+        (sets / "train.txt").read_text() + "2010_000007 1\n"
+    )
+    model = save_model(tiny_model("A", num_classes=1000), tmp_path / "m.keras")
+    args = ["transfer", "recipes/transfer/voc2012_action.yaml", "--set", f"data.root={copy}",
+            "--set", f"models.D={model}", "--set", f"models.E={model}",
+            "--set", f"out_dir={tmp_path / 'out'}"]  # fmt: skip
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 2
+    assert "2010_000007 person 1" in result.output and "both" in result.output

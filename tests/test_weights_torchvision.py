@@ -167,8 +167,14 @@ def test_foreign_state_dict_is_rejected(tmp_path):
 def test_pickled_module_is_not_a_state_dict(tmp_path):
     path = tmp_path / "whole_model.pth"
     torch.save(TorchVisionVGG("A"), path)
-    with pytest.raises(ValueError, match=r"whole_model\.pth.*not a readable torch state dict"):
+    with pytest.raises(
+        ValueError, match=r"whole_model\.pth.*not a readable torch state dict"
+    ) as info:
         from_torchvision(path, "A")
+    # One line naming the file and what it holds, not torch's page of unpickling advice.
+    message = str(info.value)
+    assert "\n" not in message and len(message) < 400, message
+    assert "pickled Python objects" in message
 
 
 def test_non_torch_file_and_missing_file(tmp_path):

@@ -73,7 +73,16 @@ def main():
     quiet_tensorflow_import()  # a command runs: keep TensorFlow's start-up lines quiet
 
 
-from kvgg.cli import datasets, evaluation, localization, models, training, transfer  # noqa: E402
+from kvgg.cli import (  # noqa: E402
+    datasets,
+    evaluation,
+    export,
+    localization,
+    models,
+    perceptual,
+    training,
+    transfer,
+)
 
 for _command in (
     models.summary,
@@ -87,8 +96,10 @@ for _command in (
     evaluation.scoremap,
     localization.localize,
     evaluation.report,
+    export.export,
     models.weights,
     transfer.transfer,
     transfer.features,
+    perceptual.lpips,
 ):
     main.add_command(_command)

@@ -11,7 +11,7 @@ from kvgg.cli.options import legacy_positionals, out_option, renamed_option, req
 
 @click.group()
 def data():
-    """Datasets: convert to TFRecord, compute colour statistics, find bad files.
+    """Datasets: convert to TFRecord, compute colour statistics, find bad files, make toy ones.
 
     \b
     SOURCE is a folder with one sub-folder per class, or KIND:PATH[?key=value&...]:
@@ -61,8 +61,13 @@ def to_tfrecord(source, out, shards, prefix, seed):
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the sample.")
 def stats(source, out, max_images, seed):
     """Mean RGB and the RGB covariance eigen basis of SOURCE (for the colour shift)."""
+    from kvgg.data import open_source
+    from kvgg.data.spec import source_files
     from kvgg.data.stats import compute_stats
+    from kvgg.io import check_outputs
 
+    source = open_source(source)
+    check_outputs([out], source_files(source))
     result = compute_stats(source, max_images=max_images or None, seed=seed)
     click.echo(f"mean RGB     {_numbers(result.mean)}")  # shown first: a failed write loses nothing
     click.echo(f"eigenvalues  {_numbers(result.eigenvalues)}  ([0, 255] scale, AlexNet form)")
@@ -88,6 +93,27 @@ def check(source):
     click.echo(f"{bad} undecodable, {len(findings) - bad} notes")
     if bad:
         sys.exit(1)
+
+
+@data.command()
+@click.argument("kinds", nargs=-1, required=True, type=click.Choice(["imagenet", "voc", "caltech"]))
+@out_option("The folder to write them under.", default="data", show_default=True)
+def demo(kinds, out):
+    """Write toy datasets in the real on-disk layouts, as the tutorials use them (seconds).
+
+    \b
+    imagenet  OUT/imagenet/{train,val}/<synset>/*.jpg (4 classes, 6 + 2 images each)
+    voc       OUT/VOCdevkit/VOC2007 (30 images, XML annotations, the Main image sets)
+    caltech   OUT/caltech/101_ObjectCategories (102 folders of 31-34 images)
+
+    \b
+    Example:  kvgg data demo voc caltech
+              kvgg data demo imagenet -o toy
+    """
+    from kvgg.data.demo import demo_data
+
+    for folder in demo_data(list(dict.fromkeys(kinds)), out).values():
+        click.echo(f"Wrote {folder}")
 
 
 def _numbers(values):

@@ -4,17 +4,22 @@ from __future__ import annotations
 
 import click
 
-from kvgg.cli.localization import merge_threshold_option
 from kvgg.cli.options import (
     MODEL_HELP,
     SCALES_HELP,
     Scales,
+    classifier_option,
+    classifier_scales_option,
     flip_option,
+    given,
     max_pixels_option,
+    merge_threshold_option,
     model_option,
     out_option,
+    per_option,
     precision_option,
     renamed_option,
+    scales_option,
 )
 
 
@@ -38,12 +43,10 @@ from kvgg.cli.options import (
     help="Dense (whole image), 50-crop grid per scale, or both. Fusing: once for all models, "
     "or repeated, one per --model in the same order.",
 )
-@click.option(
-    "--scales",
-    type=Scales(),
-    multiple=True,
-    help=SCALES_HELP + " Fusing: each model its own preset by default; --scales once for "
+@scales_option(
+    SCALES_HELP + " Fusing: each model its own preset by default; --scales once for "
     "all models, or repeated, one set per --model in the same order.",
+    multiple=True,
 )
 @flip_option()
 @click.option(
@@ -65,10 +68,22 @@ from kvgg.cli.options import (
     "VOC/ILSVRC XML files, or Kaggle's LOC_val_solution.csv). --model is then a localisation "
     "net (repeat to fuse); prints the localisation errors of both protocols like Tables 8, 9.",
 )
-@click.option("--classifier", default=None, help="With --boxes: the classifier of the top-5.")
+@classifier_option(required=False)
+@classifier_scales_option()
 @merge_threshold_option()
 def evaluate(
-    model, data, method, scales, flip, bucket, out, max_pixels, boxes, classifier, merge_threshold
+    model,
+    data,
+    method,
+    scales,
+    flip,
+    bucket,
+    out,
+    max_pixels,
+    boxes,
+    classifiers,
+    classifier_scales,
+    merge_threshold,
 ):
     """Top-1 / top-5 error of one model, or of several fused, by the paper's protocol.
 
@@ -82,8 +97,21 @@ def evaluate(
         --scales 352,384,416 --scales 256,384,512 --method both
     kvgg evaluate --model runs/loc_s384 --classifier runs/d_s384 --data val/ --boxes bbox/val/
     """
-    if boxes or classifier:
-        return _evaluate_localization(model, data, boxes, classifier, scales, merge_threshold, out)
+    if boxes or classifiers or classifier_scales or merge_threshold is not None:
+        return _evaluate_localization(
+            model,
+            data,
+            boxes,
+            classifiers,
+            scales=scales,
+            classifier_scales=classifier_scales,
+            method=method,
+            flip=flip,
+            bucket=bucket,
+            threshold=merge_threshold,
+            out=out,
+            max_pixels=max_pixels,
+        )
     from kvgg.evaluate import evaluate_files
 
     evaluate_files(
@@ -92,38 +120,47 @@ def evaluate(
         method=list(method),
         scales=list(scales) or None,
         flip=flip,
-        bucket="auto" if bucket is None else bucket or None,
         json_path=out,
         echo=click.echo,  # the table is shown before any file is written
-        **_bound(max_pixels),
+        **given(bucket=bucket, max_pixels=max_pixels),
     )
 
 
-def _evaluate_localization(models, data, boxes, classifier, scales, threshold, out):
+def _evaluate_localization(models, data, boxes, classifiers, *, method, bucket, threshold, **rest):
     """`kvgg evaluate --boxes`: both localisation protocols (kvgg.localize.files)."""
-    from kvgg.localize.boxes import DEFAULT_MERGE_THRESHOLD
     from kvgg.localize.files import evaluate_localization
 
-    if not (boxes and classifier):
-        raise click.UsageError("Localisation needs both --boxes and --classifier.")
-    if scales and len(scales) not in (1, len(models)):
-        raise click.UsageError("--scales: give it once, or once per --model.")
+    if not (boxes and classifiers):
+        raise click.UsageError(
+            "Localisation needs both --boxes and --classifier (--classifier-scales and "
+            "--merge-threshold apply to localisation only)."
+        )
+    if tuple(method) != ("dense",):
+        raise click.UsageError(
+            f"--method {' '.join(method)} does not apply with --boxes: localisation's "
+            "protocol 2 takes its top-5 classes from dense evaluation (the classifier's "
+            "score map also rates each window's box)."
+        )
     evaluate_localization(
         models,
-        classifier,
+        list(classifiers),
         data,
         boxes,
-        scales=[scales[0]] * len(models) if len(scales) == 1 else list(scales) or None,
-        threshold=DEFAULT_MERGE_THRESHOLD if threshold is None else threshold,
-        out=out,
+        scales=per_option(rest["scales"], len(models), "--scales", "--model"),
+        classifier_scales=per_option(
+            rest["classifier_scales"], len(classifiers), "--classifier-scales", "--classifier"
+        ),
+        flip=rest["flip"],
+        out=rest["out"],
         echo=click.echo,
+        **given(bucket=bucket, threshold=threshold, max_pixels=rest["max_pixels"]),
     )
 
 
 @click.command()
 @model_option()
 @click.argument("images", nargs=-1, required=True, type=click.Path(dir_okay=False))
-@click.option("--scales", type=Scales(), default=None, help=SCALES_HELP)
+@scales_option()
 @flip_option()
 @click.option(
     "--top",
@@ -143,7 +180,9 @@ def predict(model, images, scales, flip, top, max_pixels):
 
     for image, classes in zip(
         images,
-        predict_files(model, images, scales=scales, flip=flip, top=top, **_bound(max_pixels)),
+        predict_files(
+            model, images, scales=scales, flip=flip, top=top, **given(max_pixels=max_pixels)
+        ),
         strict=True,
     ):
         click.echo(image)
@@ -156,21 +195,16 @@ def predict(model, images, scales, flip, top, max_pixels):
 @click.argument("images", nargs=-1, required=True, type=click.Path(dir_okay=False))
 @out_option(
     "A folder for the pictures (IMAGE's name + .scoremap.png), or for one IMAGE a file "
-    "(.png, .pdf, .svg, ...). Default: beside each IMAGE."
+    "(.png, .pdf, .svg, ...). Default: the working directory."
 )
-@click.option(
-    "--scales",
-    type=Scales(),
-    default=None,
-    help="The test scale Q (one value). Default: the middle of the model's default scales.",
-)
+@scales_option("The test scale Q (one value). Default: the middle of the model's default scales.")
 @renamed_option("--scale", new="--scales", param="scales", type=Scales())
 @flip_option()
 def scoremap(model, images, out, scales, flip):
     """Draw the dense score map of each IMAGE's top class over the whole image.
 
     \b
-    kvgg scoremap --model vgg16.keras photo.jpg          # writes photo.scoremap.png
+    kvgg scoremap --model vgg16.keras photo.jpg          # writes ./photo.scoremap.png
     kvgg scoremap --model vgg16.keras *.jpg -o maps/ --scales 512
     """
     from kvgg.evaluate import score_map_files
@@ -180,11 +214,6 @@ def scoremap(model, images, out, scales, flip):
     (scale,) = scales or (None,)
     for path, name, probability in score_map_files(model, images, out, scale=scale, flip=flip):
         click.echo(f"{name} ({probability:.1%}): wrote {path}")
-
-
-def _bound(max_pixels: int | None) -> dict:
-    """``--max-pixels`` when given; else the library's default bound applies."""
-    return {} if max_pixels is None else {"max_pixels": max_pixels}
 
 
 @click.command()
@@ -208,4 +237,4 @@ def report(runs, out):
     """
     from kvgg.evaluate.paper_tables import paper_report
 
-    paper_report(runs, out, echo=click.echo)
+    paper_report(runs, out, echo=click.echo, warn=lambda line: click.echo(line, err=True))

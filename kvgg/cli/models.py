@@ -30,7 +30,12 @@ from kvgg.cli.options import (
     default=None,
     help="Input side. Default: 224, or the recipe's crop.",
 )
-@click.option("--num-classes", type=int, default=1000, show_default=True)
+@click.option(
+    "--num-classes",
+    type=click.IntRange(1),
+    default=None,
+    help="Default: 1000, or the classes of the recipe's training data.",
+)
 def summary(config, legacy, width, batch_norm, image_size, num_classes):
     """Per-layer output shape, parameters, multiply-adds and activation memory of a model.
 
@@ -48,24 +53,45 @@ def summary(config, legacy, width, batch_norm, image_size, num_classes):
     require(config, "--config")
 
     if config.endswith((".yaml", ".yml")):
-        from kvgg.train import load_train_recipe
-
-        recipe = load_train_recipe(config, check_paths=False)
-        config = recipe.model.vgg_config
-        width = recipe.model.width if width is None else width
-        batch_norm = batch_norm or recipe.model.batch_norm
-        image_size = image_size or recipe.data.crop
-    width = 1.0 if width is None else width
-    image_size = image_size or INPUT_SIZE
-    model = build(
-        config,
-        width=width,
-        batch_norm=batch_norm,
-        input_shape=(image_size, image_size, 3),
-        num_classes=num_classes,
-    )
+        model, image_size, num_classes = _recipe_model(
+            config, width, batch_norm, image_size, num_classes
+        )
+    else:
+        image_size = image_size or INPUT_SIZE
+        model = build(
+            config,
+            width=1.0 if width is None else width,
+            batch_norm=batch_norm,
+            input_shape=(image_size, image_size, 3),
+            num_classes=num_classes or 1000,
+        )
+        num_classes = num_classes or 1000
     click.echo(f"{model.name} ({image_size}x{image_size} input, {num_classes} classes)")
     click.echo(format_profile(profile(model)))
+
+
+def _recipe_model(path, width, batch_norm, image_size, num_classes):
+    """(model, input side, classes) of a recipe, built by the code `kvgg fit` uses; the
+    classes are its training data's when they can be listed here."""
+    from kvgg.data import open_source
+    from kvgg.train import build_model, load_train_recipe
+    from kvgg.train.recipes import task_for_recipe
+
+    overrides = [f"model.width={width}"] * (width is not None)
+    overrides += ["model.batch_norm=true"] * batch_norm
+    overrides += [f"data.crop={image_size}"] * (image_size is not None)
+    recipe = load_train_recipe(path, overrides, check_paths=False)
+    if num_classes is None:
+        try:
+            num_classes = open_source(recipe.data.train).num_classes
+        except (ValueError, OSError):
+            num_classes = 1000
+            click.echo(
+                f"(data.train is not readable here: {num_classes} classes assumed; "
+                "--num-classes to change.)"
+            )
+    model = task_for_recipe(recipe).build(recipe, build_model(recipe, num_classes))
+    return model, recipe.data.crop, num_classes
 
 
 @click.group()

@@ -40,6 +40,24 @@ SET_HELP = "Override a recipe value, e.g. --set optimizer.lr=0.001 (repeatable; 
 SMOKE_HELP = "Apply the recipe's smoke section: a tiny local run that checks it end to end."
 
 
+def given(**options) -> dict:
+    """The options the user gave, as keyword arguments: one left out (None) is not passed,
+    so the library function's own default applies. The one way every command falls back
+    to a default: the library keeps each default, the CLI names none.
+
+    Example:
+        >>> given(threshold=None, max_pixels=1_000_000, scales=None)
+        {'max_pixels': 1000000}
+    """
+    return {name: value for name, value in options.items() if value is not None}
+
+
+def scales_option(help: str = SCALES_HELP, *, multiple: bool = False) -> Callable:
+    """``--scales Q,Q,...``: test scales (`Scales`); ``multiple``: repeatable, once for all
+    models or once per ``--model`` (see `per_option`)."""
+    return click.option("--scales", type=Scales(), multiple=multiple, default=None, help=help)
+
+
 def model_option(*, required: bool = True, help: str = MODEL_HELP, **attrs) -> Callable:
     """``--model PATH``: a `.keras` file or a run directory (checked by the library)."""
     return click.option(
@@ -70,6 +88,87 @@ def max_pixels_option() -> Callable:
         "pixels (a 10x10000 strip at Q=512 is 262 M) instead of exhausting memory. "
         "Default: 16,777,216 (a 4096x4096 view).",
     )
+
+
+CLASSIFIER_HELP = (
+    "The classifier whose top-5 classes are localised (.keras file or run directory), scored "
+    "as `kvgg evaluate --method dense` scores. Repeat to fuse classifiers (posteriors "
+    "averaged, as `kvgg evaluate` fuses)."
+)
+CLASSIFIER_SCALES_HELP = (
+    "The classifiers' test scales Q, comma-separated: once for all, or once per "
+    "--classifier in the same order. Default: each classifier's own preset, as `kvgg "
+    "evaluate` (from its recipe's training scale)."
+)
+MERGE_HELP = (
+    "OverFeat greedy merging stops when the best match score (centre distance plus "
+    "intersection, in image units) passes this value. Default: the value measured best on "
+    "a validation split (kvgg.localize.DEFAULT_MERGE_THRESHOLD)."
+)
+
+
+def classifier_option(*, required: bool = True) -> Callable:
+    """``--classifier PATH`` (repeatable): the classifiers of localisation's top-5 classes."""
+    return click.option(
+        "--classifier",
+        "classifiers",
+        type=click.Path(),
+        metavar="PATH",
+        multiple=True,
+        required=required,
+        help=CLASSIFIER_HELP,
+    )
+
+
+def classifier_scales_option() -> Callable:
+    """``--classifier-scales Q,Q,...`` (repeatable): once for all classifiers or once each."""
+    return click.option(
+        "--classifier-scales", type=Scales(), multiple=True, help=CLASSIFIER_SCALES_HELP
+    )
+
+
+def merge_threshold_option() -> Callable:
+    """``--merge-threshold``: a finite number >= 0 (`kvgg.localize.DEFAULT_MERGE_THRESHOLD`)."""
+    return click.option(
+        "--merge-threshold", type=FiniteFloat(), default=None, metavar="T", help=MERGE_HELP
+    )
+
+
+class FiniteFloat(click.ParamType):
+    """A finite number >= 0: NaN and infinity are refused (no comparison would stop)."""
+
+    name = "number"
+
+    def convert(self, value, param, ctx):
+        import math
+
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            self.fail(f"{value!r} is not a number.", param, ctx)
+        if not math.isfinite(number) or number < 0:
+            self.fail(f"must be a finite number >= 0. Received: {value!r}", param, ctx)
+        return number
+
+
+def per_option(values: tuple, count: int, option: str, per: str) -> list | None:
+    """An option given once for all (``count``) items or once per item, as a list.
+
+    Example:
+        >>> per_option(((32,),), 2, "--scales", "--model")
+        [(32,), (32,)]
+        >>> per_option((), 2, "--scales", "--model") is None
+        True
+    """
+    if not values:
+        return None
+    if len(values) == 1:
+        return [values[0]] * count
+    if len(values) != count:
+        raise click.UsageError(
+            f"{option}: give it once, or once per {per} ({count}). Received {len(values)}."
+        )
+    return list(values)
 
 
 def flip_option() -> Callable:
@@ -175,6 +274,21 @@ PRECISION_HELP = (
     "Compute in float32, mixed_bfloat16 or mixed_float16: 16-bit layers with a float32 "
     "soft-max, faster on GPUs with tensor cores (kvgg.precision)."
 )
+
+
+def runtime_precision_option() -> Callable:
+    """``--precision`` of an exported model: what its runtime computes in
+    (`kvgg.deploy.choices.PRECISIONS`), recorded in the artifact."""
+    from kvgg.deploy.choices import PRECISIONS
+
+    return click.option(
+        "--precision",
+        type=click.Choice(PRECISIONS),
+        default=PRECISIONS[0],
+        show_default=True,
+        help="What the runtime computes in: float32 matches Keras; bfloat16 for OpenVINO's "
+        "CPU plug-in (faster on CPUs with AVX-512 BF16 or AMX). Recorded in the artifact.",
+    )
 
 
 def precision_option() -> Callable:

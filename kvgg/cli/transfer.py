@@ -7,13 +7,14 @@ import os
 import click
 
 from kvgg.cli.options import (
-    Scales,
     flip_option,
+    given,
     legacy_positionals,
     model_option,
     out_option,
     precision_option,
     require,
+    scales_option,
 )
 
 
@@ -24,8 +25,8 @@ from kvgg.cli.options import (
     "overrides",
     multiple=True,
     metavar="KEY=VALUE",
-    help="Override a recipe value, e.g. --set models.D=vgg16.keras or "
-    "--set features.scales=[256] (repeatable; YAML values).",
+    help="Override a recipe value, e.g. --set models.D=vgg16.keras, --set models.E=null "
+    "(leave E out) or --set features.scales=[256] (repeatable; YAML values).",
 )
 def transfer(recipe_path, overrides):
     """Reproduce a column of the paper's Table 11 with RECIPE (recipes/transfer/*.yaml).
@@ -35,9 +36,13 @@ def transfer(recipe_path, overrides):
     paper's numbers beside yours) to runs/transfer/<name>; for VOC also the result
     files in the evaluation server's format.
 
+    A model the recipe names that you do not have is left out with null: --set
+    models.E=null runs D alone, without the "D & E" row.
+
     \b
     Example:  kvgg transfer recipes/transfer/voc2007.yaml
-              kvgg transfer recipes/transfer/caltech101.yaml --set models.D=vgg16.keras
+              kvgg transfer recipes/transfer/caltech101.yaml \\
+                --set models.D=vgg16.keras --set models.E=null
     """
     from kvgg.transfer.experiment import run_transfer
 
@@ -53,12 +58,9 @@ def transfer(recipe_path, overrides):
     "The .npz file to write (features, labels, image_ids, class_names, settings).",
     required=True,
 )
-@click.option(
-    "--scales",
-    type=Scales(),
-    default=None,
-    help="Smallest image sides Q, comma-separated (paper: VOC 256..768, Caltech 256..512). "
-    "Default: kvgg.transfer.DEFAULT_SCALES.",
+@scales_option(
+    "Smallest image sides Q, comma-separated (paper: VOC 256..768, Caltech 256..512). "
+    "Default: kvgg.transfer.DEFAULT_SCALES."
 )
 @click.option(
     "--combine",
@@ -102,13 +104,12 @@ def features(model, data, out, scales, combine, flip, batch_size, cache_dir):
     require(model, "--model")
     data = data[-1]
 
-    chosen = {"scales": scales, "combine": combine, "batch_size": batch_size}
     path = extract_features_file(
         model,
         data,
         out,
         flip=flip,
         cache_dir=cache_dir,
-        **{key: value for key, value in chosen.items() if value is not None},  # else defaults
+        **given(scales=scales, combine=combine, batch_size=batch_size),
     )
     click.echo(f"Wrote {path}")

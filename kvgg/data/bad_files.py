@@ -16,12 +16,8 @@ import logging
 import re
 import threading
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 from kvgg.models.configs import STRIDE
-
-if TYPE_CHECKING:  # annotations only: kvgg.data.sources reports bad files with this module
-    from kvgg.data.sources import Source
 
 logger = logging.getLogger("kvgg.data")
 
@@ -109,7 +105,7 @@ class Finding:
     bad: bool
 
 
-def check_source(source: Source, *, progress: bool = True) -> list[Finding]:
+def check_source(source, *, progress: bool = True) -> list[Finding]:
     """Scan every image of a file source with the pipeline's own decoder.
 
     Reports undecodable or unreadable files (empty, truncated, not an image, gone) as

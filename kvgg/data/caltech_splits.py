@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from kvgg.io import write_text
+from kvgg.io import read_text_file, write_text
 
 # Per kind: (category folder, number of classes, training images per class, test cap).
 LAYOUTS = {101: ("101_ObjectCategories", 102, 30, 50), 256: ("256_ObjectCategories", 257, 60, None)}
@@ -44,7 +44,7 @@ def class_name(folder_name: str) -> str:
 def load_or_create(path: Path, files: dict[str, list[str]], *, kind: int, seed: int) -> dict:
     """The split saved at ``path``; drawn with ``seed`` and saved atomically if absent."""
     if path.is_file():
-        split = json.loads(path.read_text())
+        split = json.loads(read_text_file(path))
         if split.get("kind") != kind or split.get("seed") != seed:
             raise ValueError(
                 f"Split file '{path}' is for kind/seed {split.get('kind')}/"

@@ -69,6 +69,7 @@ def train_dataset(
     repeat: bool = False,
     shuffle_buffer: int = 10_000,
     shard: tuple[int, int] | None = None,
+    transform=None,
 ) -> tf.data.Dataset:
     """Batches of the paper's training augmentation (Sec. 3.1).
 
@@ -97,6 +98,11 @@ def train_dataset(
             list, for multi-worker training. Every worker shuffles the whole list alike
             (``seed`` is required) and takes every ``num_workers``-th image from
             ``worker_index`` on, so each image is read and decoded by one worker per epoch.
+        transform: a task's own augmentation, ``transform(image, label, seed) -> (image,
+            label)`` on each decoded image (e.g. localisation's, which moves the boxes with
+            the image), in place of the classification one built from ``scale``, ``crop``,
+            ``flip`` and ``color_stats``; order, cache, shards, seeds and bad files are
+            handled alike.
 
     Returns:
         A dataset of (float32 (B, crop, crop, 3) images in [0, 255], labels).
@@ -120,6 +126,17 @@ def train_dataset(
     if repeat:
         items = items.repeat()
     seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True)
+    if transform is not None:
+        return decoded_images(
+            items,
+            source,
+            transform=transform,
+            batch_size=batch_size,
+            seeds=seeds,
+            strict=strict,
+            unread=unread,
+            ordered=seed is not None,
+        ).prefetch(AUTOTUNE)
 
     def augment(image, element_seed):
         crop_seed, color_seed = tf.unstack(tf.random.experimental.stateless_split(element_seed, 2))
@@ -144,7 +161,9 @@ def train_dataset(
     return batches.prefetch(AUTOTUNE)
 
 
-def eval_dataset(source, *, batch_size: int, scale: int = 256, crop: int = INPUT_SIZE):
+def eval_dataset(
+    source, *, batch_size: int, scale: int = 256, crop: int = INPUT_SIZE, transform=None
+):
     """Batches for single-crop evaluation: rescale to Q = ``scale``, then the centre crop.
 
     (Dense and multi-crop evaluation, which see the whole rescaled image, read
@@ -155,6 +174,8 @@ def eval_dataset(source, *, batch_size: int, scale: int = 256, crop: int = INPUT
         batch_size: images per batch.
         scale: test scale Q (smallest side after rescaling), >= crop.
         crop: side of the centre crop.
+        transform: a task's own view, ``transform(image, label, seed) -> (image, label)``
+            on each decoded image, in place of the centre crop (see `train_dataset`).
 
     Returns:
         A dataset of (float32 (B, crop, crop, 3) images in [0, 255], labels), in source order.
@@ -169,13 +190,17 @@ def eval_dataset(source, *, batch_size: int, scale: int = 256, crop: int = INPUT
         [(4, 32, 32, 3), (2, 32, 32, 3)]
     """
     _check_scale(scale, crop, "scale")
+    items = source.named_dataset(read=False)
+    if transform is not None:
+        return decoded_images(
+            items, source, transform=transform, batch_size=batch_size, unread=source.stores_files
+        ).prefetch(AUTOTUNE)
 
     def center(image, _):
         if image.dtype == tf.string:
             image = transforms.decode_rgb(image)
         return transforms.center_crop(transforms.rescale(image, scale), crop)
 
-    items = source.named_dataset(read=False)
     batches = _guarded_map(
         items, center, source, strict=False, unread=source.stores_files, batch_size=batch_size
     )

@@ -9,7 +9,6 @@ line with :func:`kvgg.data.open_source`.
 
 from __future__ import annotations
 
-import csv
 import glob
 import json
 from functools import cached_property
@@ -21,7 +20,7 @@ import tensorflow as tf
 from kvgg.data import caltech_splits, tfrecord, voc_annotations
 from kvgg.data.bad_files import BadFiles, logger
 from kvgg.data.class_names import KERAS_CLASS_NAMES
-from kvgg.io import imagenet_synsets
+from kvgg.io import imagenet_synsets, read_csv_rows, read_text_file
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".gif", ".bmp")
 
@@ -35,6 +34,7 @@ __all__ = [
     "VOCSource",
     "caltech",
     "digits",
+    "file_items",
     "image_folder",
     "keras_dataset",
     "labels_file",
@@ -107,16 +107,36 @@ class FileSource(Source):
         self.paths = [str(p) for p in paths]
 
     def named_dataset(self, *, shuffle=False, seed=None, shuffle_buffer=10_000, read=True):
-        items = tf.data.Dataset.from_tensor_slices((self.paths, self.labels, self.paths))
-        if shuffle:  # the whole list of paths: cheap, and a perfect shuffle
-            items = items.shuffle(len(self.paths), seed=seed, reshuffle_each_iteration=True)
-        if not read:
-            return items
-        return items.map(
-            lambda path, label, name: (tf.io.read_file(path), label, name),
-            num_parallel_calls=tf.data.AUTOTUNE,
-            deterministic=True,
-        )
+        return file_items(self.paths, self.labels, shuffle=shuffle, seed=seed, read=read)
+
+
+def file_items(paths, labels, *, shuffle=False, seed=None, read=True) -> tf.data.Dataset:
+    """(image, label, path) items of image files: the ``named_dataset`` of every source
+    that stores files. ``labels`` may be a nest of arrays (e.g. a class index and boxes).
+
+    Args:
+        paths: the image files.
+        labels: one label (or nest of labels) per file, in the same order.
+        shuffle: a random order, different every iteration (the whole list: a perfect
+            shuffle, and cheap since only paths move).
+        seed: makes that order reproducible.
+        read: False yields each path in place of its bytes (the caller reads it).
+
+    Example:
+        >>> items = file_items(["a.jpg", "b.jpg"], [3, 4], read=False)
+        >>> [(path.numpy(), int(label)) for path, label, _ in items]
+        [(b'a.jpg', 3), (b'b.jpg', 4)]
+    """
+    items = tf.data.Dataset.from_tensor_slices((list(paths), labels, list(paths)))
+    if shuffle:
+        items = items.shuffle(len(paths), seed=seed, reshuffle_each_iteration=True)
+    if not read:
+        return items
+    return items.map(
+        lambda path, label, name: (tf.io.read_file(path), label, name),
+        num_parallel_calls=tf.data.AUTOTUNE,
+        deterministic=True,
+    )
 
 
 class ArraySource(Source):
@@ -319,7 +339,7 @@ def labels_file(folder, labels, classes=None, meta=None) -> FileSource:
     labels = Path(labels)
     if not labels.is_file():
         raise FileNotFoundError(f"No labels file at '{labels}'.")
-    paths, raw = _read_labels(folder, labels)
+    paths, raw = _listed_once(*_read_labels(folder, labels), labels)
     if meta is not None:
         raw = _ilsvrc_ids_to_synsets(raw, meta, labels)
     class_names = _class_list(classes) if classes is not None else None
@@ -343,11 +363,34 @@ def labels_file(folder, labels, classes=None, meta=None) -> FileSource:
     return FileSource(f"labels:{folder}", class_names, indices, paths)
 
 
+def _listed_once(paths, raw, labels) -> tuple[list, list]:
+    """Each image of a labels file once: a repeat with the same label is named in a
+    warning and dropped (it would count twice in every error rate); a repeat with another
+    label is refused."""
+    first: dict[str, str] = {}
+    kept_paths, kept_raw = [], []
+    for path, value in zip(paths, raw, strict=True):
+        key = str(path)
+        if key not in first:
+            first[key] = value
+            kept_paths.append(path)
+            kept_raw.append(value)
+        elif first[key] != value:
+            raise ValueError(
+                f"Labels file '{labels}' labels {Path(path).name!r} both {first[key]} and "
+                f"{value}; give each image one label."
+            )
+        else:
+            logger.warning(
+                "Labels file '%s': %s listed again; counted once.", labels, Path(path).name
+            )
+    return kept_paths, kept_raw
+
+
 def _read_labels(folder: Path, labels: Path):
     """(image paths, raw label strings) from any of the forms :func:`labels_file` takes."""
     if labels.suffix.lower() == ".csv":
-        with open(labels, newline="") as f:
-            rows = [row for row in csv.reader(f) if row]
+        rows = read_csv_rows(labels)
         header = [c.strip().lower() for c in rows[0][:2]] if rows else []
         if header == ["imageid", "predictionstring"]:  # Kaggle's LOC_val_solution.csv
             rows = [row for row in rows[1:] if len(row) > 1 and row[1].split()]
@@ -360,7 +403,7 @@ def _read_labels(folder: Path, labels: Path):
             )
         paths = _listed_files(folder, [row[0].strip() for row in rows[1:]], labels)
         return paths, [row[1].strip() for row in rows[1:]]
-    lines = [line.split() for line in labels.read_text().splitlines() if line.strip()]
+    lines = [line.split() for line in read_text_file(labels).splitlines() if line.strip()]
     if lines and all(len(fields) == 2 for fields in lines):  # "file label" (Caffe val.txt)
         paths = _listed_files(folder, [fields[0] for fields in lines], labels)
         return paths, [fields[1] for fields in lines]
@@ -386,7 +429,7 @@ def _ilsvrc_ids_to_synsets(raw, meta, labels) -> list[str]:
         synsets = loadmat(str(meta), squeeze_me=True)["synsets"]
         mapping = {str(int(s["ILSVRC2012_ID"])): str(s["WNID"]) for s in synsets}
     else:
-        lines = [line.split() for line in meta.read_text().splitlines() if line.strip()]
+        lines = [line.split() for line in read_text_file(meta).splitlines() if line.strip()]
         if all(len(fields) >= 2 and fields[0].isdigit() for fields in lines):
             mapping = {fields[0]: fields[1] for fields in lines}
         else:
@@ -663,5 +706,5 @@ def _class_list(classes) -> list[str]:
     if not path.is_file():
         raise FileNotFoundError(f"No class list file at '{path}'.")
     if path.suffix == ".json":
-        return [str(c) for c in json.loads(path.read_text())]
-    return [line.split()[0] for line in path.read_text().splitlines() if line.strip()]
+        return [str(c) for c in json.loads(read_text_file(path))]
+    return [line.split()[0] for line in read_text_file(path).splitlines() if line.strip()]

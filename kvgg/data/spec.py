@@ -55,8 +55,28 @@ def open_source(spec: sources.Source | str | os.PathLike | dict) -> sources.Sour
     """
     if isinstance(spec, sources.Source):
         return spec
+    kind, options, described = _parse(spec)
+    return KINDS[kind][0](**_arguments(kind, options, described))
+
+
+def check_spec(spec: str | os.PathLike | dict) -> None:
+    """Check a source's kind and options as `open_source` does, without reading any file
+    (a recipe's ``data.train`` in ``kvgg recipe show`` fails as ``kvgg fit`` would).
+
+    Example:
+        >>> check_spec({"kind": "folder", "path": "absent", "colour": "blue"})
+        Traceback (most recent call last):
+        ...
+        ValueError: Unknown option 'colour' for a folder source in 'folder source'; ...
+    """
+    if not isinstance(spec, sources.Source):
+        _arguments(*_parse(spec))
+
+
+def _parse(spec) -> tuple[str, dict, str]:
+    """(kind, options, how the spec was written) of a source string or dict."""
     if isinstance(spec, dict):
-        return _open_dict(dict(spec))
+        return _parse_dict(dict(spec))
     if not isinstance(spec, (str, Path)):
         raise ValueError(f"A data source is a string or a dict. Received: spec={spec!r}")
     text = str(spec)
@@ -70,19 +90,30 @@ def open_source(spec: sources.Source | str | os.PathLike | dict) -> sources.Sour
     if kind in SHORTHANDS:  # digits, digits:test, cifar10:test (write ./digits for a folder)
         subset = {"subset": rest or "train"}
         if SHORTHANDS[kind] == "keras":
-            return _call("keras", {"name": kind, **subset, **options}, text)
-        return _call("digits", {**subset, **options}, text)
+            return "keras", {"name": kind, **subset, **options}, text
+        return "digits", {**subset, **options}, text
     if sep and kind in KINDS:
-        return _call(kind, {KINDS[kind][1]: rest, **options}, text)
+        return kind, {KINDS[kind][1]: rest, **options}, text
     if Path(text).is_dir() or not sep or len(kind) == 1:  # a bare path (C:\\... included)
-        return _call("folder", {"root": text}, text)
+        return "folder", {"root": text}, text
     raise ValueError(
         f"Unknown data source kind {kind!r}; expected one of {sorted(KINDS)} or a folder. "
         f"Received: spec={text!r}"
     )
 
 
-def _open_dict(spec):
+def source_files(source: sources.Source) -> list[str]:
+    """The files a source reads its images from (image files, TFRecord shards); empty for
+    in-memory sources. Commands that write pass them to `kvgg.io.check_outputs`.
+
+    Example:
+        >>> source_files(open_source("digits"))
+        []
+    """
+    return [*getattr(source, "paths", ()), *getattr(source, "files", ())]
+
+
+def _parse_dict(spec):
     kind = spec.pop("kind", None)
     if kind not in KINDS:
         raise ValueError(
@@ -90,12 +121,12 @@ def _open_dict(spec):
         )
     if "path" in spec:
         spec[KINDS[kind][1]] = spec.pop("path")
-    return _call(kind, spec, f"{kind} source")
+    return kind, spec, f"{kind} source"
 
 
-def _call(kind, options, described):
-    function, _ = KINDS[kind]
-    parameters = inspect.signature(function).parameters
+def _arguments(kind, options, described) -> dict:
+    """The checked keyword arguments of `kind`'s function (unknown or missing options refused)."""
+    parameters = inspect.signature(KINDS[kind][0]).parameters
     unknown = sorted(set(options) - set(parameters))
     if unknown:
         raise ValueError(
@@ -124,4 +155,4 @@ def _call(kind, options, described):
                     f"Option {key!r} of {described!r} must be an integer. Received: {key}={value!r}"
                 ) from None
         converted[key] = value
-    return function(**converted)
+    return converted

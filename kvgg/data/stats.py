@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from kvgg.data.sources import Source
-from kvgg.io import write_text
+from kvgg.io import read_text_file, write_text
 from kvgg.models.configs import IMAGENET_MEAN_RGB
 
 __all__ = ["IMAGENET_STATS", "ColorStats", "compute_stats"]
@@ -75,7 +75,7 @@ class ColorStats:
         if not path.is_file():
             raise FileNotFoundError(f"No colour statistics file at '{path}'.")
         try:
-            data = json.loads(path.read_text())
+            data = json.loads(read_text_file(path))
             return cls(
                 mean=tuple(data["mean"]),
                 eigenvalues=tuple(data["eigenvalues"]),

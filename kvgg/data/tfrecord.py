@@ -11,15 +11,11 @@ from __future__ import annotations
 
 import functools
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 import tensorflow as tf
 
-from kvgg.io import write_atomic, write_text
-
-if TYPE_CHECKING:  # annotations only: kvgg.data.sources reads shards with this module
-    from kvgg.data.sources import FileSource
+from kvgg.io import check_outputs, write_atomic, write_text
 
 CLASSES_FILE = "classes.txt"
 
@@ -49,7 +45,7 @@ def scan_synsets(files) -> list[str]:
 
 
 def write_tfrecords(
-    source: FileSource,
+    source,
     out_dir: str | Path,
     *,
     shards: int = 8,
@@ -96,6 +92,7 @@ def write_tfrecords(
     order = np.random.default_rng(seed).permutation(len(source.paths))
     shards = min(shards, max(len(order), 1))
     outputs = [out_dir / f"{prefix}-{i:05d}-of-{shards:05d}.tfrecord" for i in range(shards)]
+    check_outputs([*outputs, out_dir / CLASSES_FILE], source.paths)
     skipped = []
 
     def write_shard(indices, partial: Path):

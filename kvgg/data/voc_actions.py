@@ -18,6 +18,7 @@ box region (``region="box"``, clipped to the image) as the sample's picture.
 from __future__ import annotations
 
 import hashlib
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,12 +28,15 @@ import tensorflow as tf
 from kvgg.data.sources import FileSource
 from kvgg.data.transforms import decode_rgb
 from kvgg.data.voc_annotations import parse_annotation_xml
+from kvgg.io import read_text_file
 
 ACTIONS = (
     "jumping", "phoning", "playinginstrument", "reading", "ridingbike", "ridinghorse",
     "running", "takingphoto", "usingcomputer", "walking", "other",
 )  # fmt: skip
 """The 11 action classes of VOC-2012, in the devkit's order."""
+
+logger = logging.getLogger("kvgg.data")
 
 ACTION_SPLITS = ("train", "val", "trainval", "test")
 REGIONS = ("image", "box")
@@ -65,13 +69,23 @@ def read_action_split(year_dir: str | Path, split: str) -> list[tuple[str, int |
         >>> read_action_split(year_dir, "train")
         [('2010_000003', 1), ('2010_000003', 2), ('2010_000004', None)]
     """
+    return [(image_id, person) for _, image_id, person in _listed(year_dir, split)]
+
+
+def split_file(year_dir: str | Path, split: str) -> Path:
+    """The path of ``ImageSets/Action/<split>.txt``."""
+    return Path(year_dir) / "ImageSets" / "Action" / f"{split}.txt"
+
+
+def _listed(year_dir, split) -> list[tuple[int, str, int | None]]:
+    """(line number, image id, person index or None) of each line of a split file."""
     if split not in ACTION_SPLITS:
         raise ValueError(f"VOC action split must be one of {ACTION_SPLITS}. Received: {split!r}")
-    path = Path(year_dir) / "ImageSets" / "Action" / f"{split}.txt"
+    path = split_file(year_dir, split)
     if not path.is_file():
         raise FileNotFoundError(f"No VOC action image set file at '{path}'.")
     pairs = []
-    for number, line in enumerate(path.read_text().splitlines(), start=1):
+    for number, line in enumerate(read_text_file(path).splitlines(), start=1):
         fields = line.split()
         if not fields:
             continue
@@ -79,7 +93,7 @@ def read_action_split(year_dir: str | Path, split: str) -> list[tuple[str, int |
             raise ValueError(
                 f"'{path}' line {number}: expected 'image_id [person]'. Received: {line!r}"
             )
-        pairs.append((fields[0], int(fields[1]) if len(fields) == 2 else None))
+        pairs.append((number, fields[0], int(fields[1]) if len(fields) == 2 else None))
     if not pairs:
         raise ValueError(f"VOC action image set file '{path}' lists no images.")
     return pairs
@@ -206,7 +220,8 @@ def voc_action(root: str | Path, split: str = "trainval", region: str = "image")
 
     Returns:
         A `VOCActionSource` in the split file's order (all people of an image listed
-        without a person index, in file order).
+        without a person index, in file order), each person once: a person listed again
+        is named in a warning of the ``kvgg.data`` logger and counted once.
 
     Example:
         Not run as a doctest: it needs the PASCAL VOC 2012 download on disk.
@@ -221,8 +236,8 @@ def voc_action(root: str | Path, split: str = "trainval", region: str = "image")
     year_dir = root if root.name == "VOC2012" else root / "VOC2012"
     if not year_dir.is_dir():
         raise FileNotFoundError(f"No VOC2012 folder at '{year_dir}'.")
-    samples = []
-    for image_id, person in read_action_split(year_dir, split):
+    samples, listed = [], {}  # listed: (image id, person) -> the line that listed it first
+    for line, image_id, person in _listed(year_dir, split):
         image = year_dir / "JPEGImages" / f"{image_id}.jpg"
         if not image.is_file():
             raise FileNotFoundError(f"Image of action split '{split}' missing: '{image}'.")
@@ -235,7 +250,19 @@ def voc_action(root: str | Path, split: str = "trainval", region: str = "image")
                 f"VOC annotation '{annotation}' has {which}, which ImageSets/"
                 f"Action/{split}.txt lists."
             )
-        samples += [(image, image_id, p) for p in chosen]
+        for p in chosen:  # a person listed twice counts once (else twice in the AP)
+            first = listed.setdefault((image_id, p.index), line)
+            if first == line:
+                samples.append((image, image_id, p))
+            else:
+                logger.warning(
+                    "%s line %d: %s person %d listed again (first on line %d); counted once.",
+                    split_file(year_dir, split),
+                    line,
+                    image_id,
+                    p.index,
+                    first,
+                )
     labels = np.zeros((len(samples), len(ACTIONS)), np.float32)
     for row, (_, _, p) in enumerate(samples):
         if p.actions is None:

@@ -7,10 +7,9 @@ from collections.abc import Mapping, Sequence
 import keras
 import numpy as np
 
-from kvgg.evaluate.common import check_scales, crop_size, mean_rgb, softmax
-from kvgg.evaluate.forward import Forward
+from kvgg.evaluate.common import check_scales, crop_size, softmax
+from kvgg.evaluate.forward import dense_forward
 from kvgg.models.configs import STRIDE
-from kvgg.models.surgery import fully_convolutional
 
 
 class DenseScorer:
@@ -68,9 +67,8 @@ class DenseScorer:
             raise ValueError(f"`bucket` must be a multiple of {STRIDE}. Received: {bucket}")
         self.scales = check_scales(scales, crop_size(model))
         self.flip = flip
-        fcn = fully_convolutional(model, logits=True)
-        self.window = fcn.get_layer("fc1").kernel_size
-        self.forward = Forward(fcn, bucket=bucket, pad_value=mean_rgb(model))
+        # the logits FCN in a `Forward`, or a dense export's runtime (kvgg.deploy)
+        self.forward, self.window = dense_forward(model, bucket=bucket)
 
     def __call__(self, views: Mapping[int, np.ndarray]) -> np.ndarray:
         """Average posteriors (num_classes,) from ``views[Q]``, the image rescaled to Q."""
@@ -78,8 +76,20 @@ class DenseScorer:
 
     def score_map_posteriors(self, image: np.ndarray) -> np.ndarray:
         """Posteriors of one rescaled (H, W, 3) image, averaged with its mirror."""
+        return self.posteriors_and_map(image)[0]
+
+    def posteriors_and_map(self, image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """`score_map_posteriors` of one rescaled image, and its window posteriors.
+
+        Returns:
+            The image's posteriors (num_classes,), as `score_map_posteriors`, and the
+            (rows, cols, num_classes) soft-max of the class scores at each window of the
+            image itself (not its mirror), from the same forward pass. Protocol 2 of
+            localisation rates each window's box with the latter
+            (`kvgg.localize.DenseLocalizer`).
+        """
         batch = np.stack([image, image[:, ::-1]]) if self.flip else image[None]
         (height, width), (k_rows, k_cols) = image.shape[:2], self.window
         rows, cols = height // STRIDE - k_rows + 1, width // STRIDE - k_cols + 1
         scores = self.forward(batch)[:, :rows, :cols]
-        return softmax(scores.mean(axis=(1, 2))).mean(axis=0)
+        return softmax(scores.mean(axis=(1, 2))).mean(axis=0), softmax(scores[0])

@@ -20,7 +20,8 @@ from kvgg.evaluate.predict import draw_score_map, predict
 from kvgg.evaluate.records import write_records
 from kvgg.evaluate.report import Report, evaluate
 from kvgg.evaluate.scales import default_flip, default_scales
-from kvgg.localize.model import check_kind
+from kvgg.io import check_outputs, resolve_model_file
+from kvgg.models.kinds import check_kind
 
 
 def load_classifier(
@@ -29,10 +30,12 @@ def load_classifier(
     """Load a classifier from a `.keras` file or a run directory.
 
     Args:
-        path: a `.keras` file or a `kvgg fit` run directory (its ``model.keras``).
+        path: a `.keras` file or a `kvgg fit` run directory (its ``model.keras``), or a
+            classifier exported by ``kvgg export --dense`` (``.onnx``, ``.xml``, ``.tflite``
+            or a SavedModel folder; `kvgg.deploy.load_exported_classifier`).
         kind: the kind of net expected: a ``"classifier"``, or a ``"localizer"``
             (`kvgg.localize.build_localizer`); the other kind is refused by
-            `kvgg.localize.model.check_kind` with a message naming the file.
+            `kvgg.models.kinds.check_kind` with a message naming the file.
 
     Returns:
         (model, class names, kvgg metadata dict).
@@ -47,12 +50,56 @@ def load_classifier(
         ['cat', 'dog']
     """
     from kvgg import io
+    from kvgg.deploy.runtime import is_exported, load_exported_classifier
 
+    if is_exported(path) and kind == "classifier":  # `kvgg export --dense`, in its runtime
+        return load_exported_classifier(path)
     path = io.resolve_model_file(path)
     model = io.load_model(path)
     check_kind(model, path, kind)
     _check_finite_weights(model, path)
     return model, io.class_names_for(path, model.output_shape[-1]), io.read_info(path)
+
+
+def check_same_classes(names: Sequence[str], path, others: Sequence[str], other_path) -> None:
+    """Refuse two nets used together whose classes differ in names or order.
+
+    Fused classifiers, and a per-class localisation net and its classifiers, must agree
+    class by class: an output index has to mean the same class in both.
+
+    Args:
+        names: the class names of the net in ``path``.
+        path: its file, named in the message.
+        others: the class names of the net in ``other_path``.
+        other_path: its file.
+
+    Raises:
+        ValueError: one line naming both files and the first class that differs.
+
+    Example:
+        >>> check_same_classes(["cat", "dog"], "a.keras", ["cat", "dog"], "b.keras")
+        >>> try:
+        ...     check_same_classes(["cat", "dog"], "a.keras", ["dog", "cat"], "b.keras")
+        ... except ValueError as error:
+        ...     print(str(error).split(": ")[1])
+        class 0 is 'cat' in 'a.keras' but 'dog' in 'b.keras'.
+    """
+    names, others = [str(name) for name in names], [str(name) for name in others]
+    if names == others:
+        return
+    first = f"{str(path)!r} and {str(other_path)!r} must have the same classes in the same order"
+    for index, (name, other) in enumerate(zip(names, others, strict=False)):
+        if name != other:
+            raise ValueError(
+                f"{first}: class {index} is {name!r} in {str(path)!r} but {other!r} in "
+                f"{str(other_path)!r}."
+            )
+    index = min(len(names), len(others))
+    longer, extra = (path, names) if len(names) > len(others) else (other_path, others)
+    raise ValueError(
+        f"{first}: {str(path)!r} has {len(names)} classes, {str(other_path)!r} "
+        f"{len(others)}; class {index} ({extra[index]!r}) is only in {str(longer)!r}."
+    )
 
 
 def _check_finite_weights(model, path) -> None:
@@ -118,15 +165,12 @@ def evaluate_files(
     """
     if not model_paths:
         raise ValueError("Give at least one model (--model M.keras).")
+    check_outputs([json_path], [resolve_model_file(path) for path in model_paths])
     loaded = [load_classifier(path) for path in model_paths]
     models = [model for model, _, _ in loaded]
     names = loaded[0][1]
     for path, (_, other, _) in zip(model_paths, loaded, strict=True):
-        if other != names:
-            raise ValueError(
-                f"{str(path)!r} has other classes than {str(model_paths[0])!r}; fused models "
-                "must share their classes."
-            )
+        check_same_classes(names, model_paths[0], other, path)  # fused: the same classes
     if scales is None:  # each model its own preset (the ILSVRC submission's fusion)
         scales = [default_scales(info, crop_size(model)) for model, _, info in loaded]
     if flip is None:
@@ -203,7 +247,8 @@ SCORE_MAP_SUFFIX = ".scoremap.png"  # `photo.jpg` -> `photo.scoremap.png`
 def score_map_paths(image_paths: Sequence, out=None) -> list[Path]:
     """Where `score_map_files` writes each image's picture.
 
-    Beside each image (``photo.jpg`` -> ``photo.scoremap.png``) when ``out`` is None; in
+    In the working directory (``a/photo.jpg`` -> ``photo.scoremap.png``) when ``out`` is
+    None, never in the image's own folder (a class folder would count it as an image); in
     the directory ``out`` under the same names; or, for a single image, at ``out`` itself
     when it names a file (a suffix such as ``.png``, ``.pdf``, ``.svg`` and no directory
     there).
@@ -212,14 +257,14 @@ def score_map_paths(image_paths: Sequence, out=None) -> list[Path]:
         >>> [str(p) for p in score_map_paths(["a/cat.jpg", "b/dog.png"], "maps")]
         ['maps/cat.scoremap.png', 'maps/dog.scoremap.png']
         >>> [str(p) for p in score_map_paths(["a/cat.jpg"])]
-        ['a/cat.scoremap.png']
+        ['cat.scoremap.png']
         >>> [str(p) for p in score_map_paths(["a/cat.jpg"], "cat.pdf")]
         ['cat.pdf']
     """
     images = [Path(image) for image in image_paths]
     if out is not None and len(images) == 1 and Path(out).suffix and not Path(out).is_dir():
         return [Path(out)]
-    folders = [image.parent if out is None else Path(out) for image in images]
+    folders = [Path(".") if out is None else Path(out) for image in images]
     paths = [
         folder / (image.stem + SCORE_MAP_SUFFIX)
         for folder, image in zip(folders, images, strict=True)
@@ -246,7 +291,7 @@ def score_map_files(
     Args:
         model_path: a `.keras` file or a run directory.
         image_paths: image files.
-        out: None (a picture beside each image), a directory, or for one image a file;
+        out: None (the working directory), a directory, or for one image a file;
             see `score_map_paths`.
         scale: test scale Q; default: the middle of the model's `default_scales`.
         flip: pick the class with the mirrored image too; default: `default_flip`.
@@ -269,6 +314,7 @@ def score_map_files(
         ('red_0000.scoremap.png', True)
     """
     outs = score_map_paths(image_paths, out)
+    check_outputs(outs, [resolve_model_file(model_path), *image_paths], made_from=image_paths)
     model, names, info = load_classifier(model_path)
     if scale is None:
         scales = default_scales(info, crop_size(model))

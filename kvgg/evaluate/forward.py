@@ -25,8 +25,9 @@ class Forward:
 
     Args:
         model: a Keras model taking (B, H, W, 3) float32 images.
-        bucket: pad height and width up to a multiple of this many pixels; None runs
-            every batch at its own size (exact); "auto": 32 on JAX, None elsewhere.
+        bucket: pad height and width up to a multiple of this many pixels; None (or 0,
+            as the CLI's ``--bucket 0``) runs every batch at its own size (exact); "auto":
+            32 on JAX, None elsewhere.
         pad_value: per-channel value of the padding (RGB on the [0, 255] scale).
 
     Attributes:
@@ -47,6 +48,7 @@ class Forward:
     def __init__(self, model: keras.Model, *, bucket: int | str | None = "auto", pad_value=0.0):
         if bucket == "auto":
             bucket = STRIDE if keras.backend.backend() == "jax" else None
+        bucket = bucket or None  # 0: exact sizes
         if bucket is not None and (not isinstance(bucket, int) or bucket < 1):
             raise ValueError(f"`bucket` must be a positive number of pixels. Received: {bucket}")
         self.model = model
@@ -99,3 +101,24 @@ class Forward:
             non_trainable = [v.value for v in model.non_trainable_variables]
             return lambda images: jitted(trainable, non_trainable, images)
         return model.predict_on_batch
+
+
+def dense_forward(model, *, bucket: int | str | None = "auto") -> tuple[Forward, tuple[int, int]]:
+    """The class-score map of a classifier, and its window in block-5 cells (FC-1's kernel).
+
+    For a Keras classifier, a `Forward` over ``fully_convolutional(model, logits=True)``;
+    for a dense export (`kvgg.deploy.ExportedModel`), its runtime.
+
+    Example:
+        >>> import kvgg
+        >>> forward, window = dense_forward(kvgg.build("A", width=1 / 16, num_classes=5))
+        >>> forward(np.zeros((1, 256, 256, 3), "float32")).shape, window
+        ((1, 2, 2, 5), (7, 7))
+    """
+    from kvgg.evaluate.common import mean_rgb
+    from kvgg.models.surgery import fully_convolutional
+
+    if hasattr(model, "score_map"):  # an exported artifact, run in its own runtime
+        return model.score_map, model.window
+    fcn = fully_convolutional(model, logits=True)
+    return Forward(fcn, bucket=bucket, pad_value=mean_rgb(model)), fcn.get_layer("fc1").kernel_size

@@ -8,8 +8,7 @@ import keras
 import numpy as np
 
 from kvgg.evaluate.common import check_scales, crop_size, softmax
-from kvgg.evaluate.forward import Forward
-from kvgg.models.surgery import fully_convolutional
+from kvgg.evaluate.forward import dense_forward
 
 
 def grid_crops(image: np.ndarray, size: int, grid: int = 5) -> np.ndarray:
@@ -67,7 +66,7 @@ class MultiCropScorer:
         self.scales = check_scales(scales, self.crop)
         self.flip = flip
         self.grid = grid
-        self.forward = Forward(fully_convolutional(model, logits=True), bucket=None)
+        self.forward, _ = dense_forward(model, bucket=None)  # or a dense export's runtime
 
     def __call__(self, views: Mapping[int, np.ndarray]) -> np.ndarray:
         """Average posteriors (num_classes,) from ``views[Q]``, the image rescaled to Q."""

@@ -18,10 +18,9 @@ from pathlib import Path
 from typing import NamedTuple
 
 from kvgg.evaluate.paper_numbers import ILSVRC_SUBMISSION, TABLES, Row
-from kvgg.evaluate.records import EVALUATIONS
+from kvgg.evaluate.records import read_records, record_files
 
 METHOD_NAMES = {"dense": "dense", "multicrop": "multi-crop", "both": "multi-crop & dense"}
-_REQUIRED = ("method", "scales", "flip", "top1_error", "top5_error", "per_model")
 
 
 @dataclass
@@ -33,12 +32,17 @@ class Line:
         paper: the paper's (top-1, top-5) error %, or None.
         yours: the matching evaluation's (top-1, top-5) error %, or None (not run).
         source: the record the user's numbers come from.
+        on: what the user's numbers were measured on (data, images, flips).
+
+    Localisation lines (Tables 8 and 9) hold one number, the localisation error %, as
+    1-tuples.
     """
 
     label: str
-    paper: tuple[float, float] | None
-    yours: tuple[float, float] | None = None
+    paper: tuple[float, ...] | None
+    yours: tuple[float, ...] | None = None
     source: str | None = None
+    on: str | None = None
 
 
 @dataclass
@@ -48,6 +52,7 @@ class Table:
     name: str
     title: str
     lines: list[Line] = field(default_factory=list)
+    unit: str = "top-1 / top-5 error %"
 
 
 class PaperReport(NamedTuple):
@@ -57,12 +62,16 @@ class PaperReport(NamedTuple):
     others: list[Line]
 
 
-def gather(paths: Sequence[str | Path]) -> list[dict]:
+def gather(paths: Sequence[str | Path], skipped: list[str] | None = None) -> list[dict]:
     """Read evaluation records from run directories, folders of runs, or JSON reports.
+
+    Each record is validated when read (`kvgg.evaluate.records.read_records`); a damaged
+    one is named in ``skipped`` and left out.
 
     Args:
         paths: a run directory (its ``evaluations/*.json``), a folder of run directories
             (``runs/``), or a JSON file written by ``kvgg evaluate -o``.
+        skipped: a list that gets one line per record left out.
 
     Returns:
         The records, each with ``"file"`` added; the same record found in several run
@@ -70,46 +79,11 @@ def gather(paths: Sequence[str | Path]) -> list[dict]:
 
     Raises:
         FileNotFoundError: for a path that does not exist.
-        ValueError: for a JSON file that is not an evaluation report.
     """
-    files: list[Path] = []
-    for path in map(Path, paths):
-        if not path.exists():
-            raise FileNotFoundError(f"No run directory or report at {str(path)!r}.")
-        if path.is_file():
-            files.append(path)
-        elif (path / EVALUATIONS).is_dir():
-            files += sorted((path / EVALUATIONS).glob("*.json"))
-        else:
-            files += sorted(path.glob(f"*/{EVALUATIONS}/*.json"))
-    records, seen = [], set()
-    for file in files:
-        data = _read(file)
-        identity = json.dumps({k: v for k, v in data.items() if k != "seconds"}, sort_keys=True)
-        if identity not in seen:
-            seen.add(identity)
-            records.append(data | {"file": str(file)})
+    records, left_out = read_records(paths)
+    if skipped is not None:
+        skipped += left_out
     return records
-
-
-def _read(file: Path) -> dict:
-    try:
-        data = json.loads(file.read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise ValueError(f"{str(file)!r} is not a readable JSON report: {error}") from None
-    missing = [key for key in _REQUIRED if not isinstance(data, dict) or key not in data]
-    if missing:
-        raise ValueError(
-            f"{str(file)!r} is not a `kvgg evaluate` report (missing {', '.join(missing)}); "
-            "give run directories or files written by `kvgg evaluate -o REPORT.json`."
-        )
-    for key in ("top1_error", "top5_error"):
-        value = data[key]
-        if not isinstance(value, int | float) or not 0 <= value <= 1:
-            raise ValueError(
-                f"{str(file)!r}: {key} must be a fraction in [0, 1]. Received: {key}={value!r}"
-            )
-    return data
 
 
 def row_of(record: dict) -> Row:
@@ -130,9 +104,10 @@ def row_of(record: dict) -> Row:
         configs.append(name)
         scale = model.get("train_scale")
         train_scales.append(tuple(scale) if isinstance(scale, list) else scale)
-    scales = {tuple(model.get("scales", record["scales"])) for model in record["per_model"]}
-    test = scales.pop() if len(scales) == 1 else tuple(record["scales"])
-    order = sorted(range(len(configs)), key=lambda i: configs[i])
+    per_model = [tuple(model.get("scales", record["scales"])) for model in record["per_model"]]
+    order = sorted(range(len(configs)), key=lambda i: (configs[i], per_model[i]))
+    # fused models tested at other sets: each its own, never their union
+    test = per_model[0] if len(set(per_model)) == 1 else tuple(per_model[i] for i in order)
     return (
         tuple(configs[i] for i in order),
         tuple(train_scales[i] for i in order),
@@ -147,6 +122,8 @@ def describe(row: Row) -> str:
     Example:
         >>> describe((("D",), ((256, 512),), (384,), "dense"))
         'D, S=[256;512], Q=384, dense'
+        >>> describe((("D", "E"), (384, 256), ((352, 384, 416), (224, 256, 288)), "dense"))
+        'D & E, S=256/384, Q=352,384,416 / 224,256,288, dense'
     """
     configs, train_scales, test, method = row
 
@@ -154,9 +131,12 @@ def describe(row: Row) -> str:
         return f"[{s[0]};{s[1]}]" if isinstance(s, tuple) else "?" if s is None else str(s)
 
     shown = sorted({scale(s) for s in train_scales})
+    if test and isinstance(test[0], tuple):  # per model
+        tests = " / ".join(",".join(map(str, q)) for q in test)
+    else:
+        tests = ",".join(map(str, test))
     return (
-        f"{' & '.join(configs)}, S={'/'.join(shown)}, Q={','.join(map(str, test))}, "
-        f"{METHOD_NAMES.get(method, method)}"
+        f"{' & '.join(configs)}, S={'/'.join(shown)}, Q={tests}, {METHOD_NAMES.get(method, method)}"
     )
 
 
@@ -165,15 +145,23 @@ def tables(records: Sequence[dict]) -> PaperReport:
 
     A record fills every row it matches (Table 4's and Table 5's D/E dense rows are the
     same evaluation). When several records match a row, the one with flips wins, then the
-    last given.
+    last given; every other record is listed after the tables, so that no evaluation is
+    hidden. Each line says what it was measured on (data, images, flips). Localisation
+    records (`kvgg evaluate --boxes`) fill Tables 8 and 9 (`localization_tables`).
 
     Returns:
         A `PaperReport`: the tables in the paper's order, and lines for the records that
         fit no row.
     """
+    located = [r for r in records if r.get("kind", "classification") == "localization"]
+    records = [r for r in records if r.get("kind", "classification") == "classification"]
     by_row: dict[Row, dict] = {}
+    unshown: list[tuple[Row, dict]] = []
     for record in sorted(records, key=lambda r: bool(r.get("flip"))):
-        by_row[row_of(record)] = record
+        row = row_of(record)
+        if row in by_row:
+            unshown.append((row, by_row[row]))
+        by_row[row] = record
     used: set[Row] = set()
     result = []
     for name, (title, rows) in TABLES.items():
@@ -197,18 +185,98 @@ def tables(records: Sequence[dict]) -> PaperReport:
     others = [
         _line(describe(row), None, record) for row, record in by_row.items() if row not in used
     ]
-    return PaperReport(result, others)
+    others += [_line(describe(row), None, record) for row, record in unshown]
+    located_tables, located_others = localization_tables(located)
+    if located and not records:  # localisation only: no blank classification tables
+        result = []
+    return PaperReport(result + located_tables, others + located_others)
+
+
+def measured_on(record: dict) -> str:
+    """What an evaluation was measured on: its data, images and flips.
+
+    Example:
+        >>> measured_on({"data": "digits:test", "images": 360, "flip": False})
+        'digits:test, 360 images, no flips'
+    """
+    parts = [str(record.get("data") or "data not recorded")]
+    if isinstance(record.get("images"), int):
+        parts.append(f"{record['images']} images")
+    if record.get("flip") is False:
+        parts.append("no flips")
+    return ", ".join(parts)
 
 
 def _line(label: str, paper, record: dict | None) -> Line:
     if record is None:
         return Line(label, paper)
     yours = (100 * record["top1_error"], 100 * record["top5_error"])
-    return Line(label, paper, yours, record["file"])
+    return Line(label, paper, yours, record["file"], measured_on(record))
+
+
+def localization_tables(records: Sequence[dict]) -> tuple[list[Table], list[Line]]:
+    """Tables 8 and 9 from localisation records, the paper's rows first.
+
+    A protocol-1 row of a record fills the Table 8 row of its design (configuration,
+    regression, fine-tuning, S); a protocol-2 row the Table 9 row of its nets (S and Q set
+    of each). Rows that fit none are returned as other lines, each labelled with its
+    nets and scales; every line says what it was measured on.
+    """
+    from kvgg.evaluate.paper_numbers import TABLE8, TABLE9
+
+    table8 = Table("table8", "Table 8: localisation, centre crop, ground-truth class",
+                   unit="localisation error %")  # fmt: skip
+    table9 = Table("table9", "Table 9: localisation, dense, top-5 classes, greedy merging",
+                   unit="top-5 localisation error %")  # fmt: skip
+    if not records:
+        return [], []
+    found8: dict = {}
+    found9: dict = {}
+    others: list[Line] = []
+    for record in records:
+        on = f"{measured_on(record)}, threshold {record.get('threshold', '?')}"
+        for row in record["rows"]:
+            nets = row.get("nets") or []
+            label = row["setting"] if row["protocol"] == 2 else f"centre crop, {row['setting']}"
+            line = Line(label, None, (100 * row["error"],), record["file"], on)
+            key8 = _design(nets[0]) if row["protocol"] == 1 and len(nets) == 1 else None
+            key9 = _table9_key(nets) if row["protocol"] == 2 else None
+            if key8 in TABLE8 and key8 not in found8:
+                found8[key8] = line
+            elif key9 in TABLE9 and key9 not in found9:
+                found9[key9] = line
+            else:
+                others.append(line)
+    for key, paper in TABLE8.items():
+        config, regression, fine_tune, scale = key
+        label = f"{config}, {fine_tune} layers, {regression.upper()}, S={scale}"
+        table8.lines.append(_located(label, paper, found8.get(key)))
+    for key, (paper, _) in TABLE9.items():
+        label = "D, all layers, PCR, dense: " + " + ".join(
+            f"S={scale} Q={','.join(map(str, qs))}" for scale, qs in key
+        )
+        table9.lines.append(_located(label, paper, found9.get(key)))
+    return [table8, table9], others
+
+
+def _design(net: dict):
+    return (net.get("config"), net.get("regression"), net.get("fine_tune"), net.get("train_scale"))
+
+
+def _table9_key(nets):
+    if not nets or any(_design(n)[:3] != ("D", "pcr", "all") for n in nets):
+        return None
+    return tuple(sorted((n.get("train_scale"), tuple(sorted(n.get("scales", [])))) for n in nets))
+
+
+def _located(label: str, paper: float, line: Line | None) -> Line:
+    if line is None:
+        return Line(label, (paper,))
+    return Line(label, (paper,), line.yours, line.source, line.on)
 
 
 def _pair(values, digits: int) -> str:
-    return "" if values is None else f"{values[0]:.{digits}f} / {values[1]:.{digits}f}"
+    return "" if values is None else " / ".join(f"{v:.{digits}f}" for v in values)
 
 
 def format_text(report: PaperReport) -> str:
@@ -216,10 +284,12 @@ def format_text(report: PaperReport) -> str:
     blocks = []
     for title, lines in _sections(report):
         width = max(len(line.label) for line in lines)
-        rows = [f"{'':<{width}}  {'paper':>13}  {'yours':>15}"]
+        rows = [f"{'':<{width}}  {'paper':>13}  {'yours':>15}  measured on"]
         for line in lines:
             paper, yours = _pair(line.paper, 1), _pair(line.yours, 2)
-            rows.append(f"{line.label:<{width}}  {paper:>13}  {yours:>15}".rstrip())
+            rows.append(
+                f"{line.label:<{width}}  {paper:>13}  {yours:>15}  {line.on or ''}".rstrip()
+            )
         blocks.append("\n".join([title, *rows]))
     return "\n\n".join(blocks)
 
@@ -228,9 +298,10 @@ def format_markdown(report: PaperReport) -> str:
     """The report as Markdown tables (top-1 / top-5 error %, paper's and yours)."""
     blocks = []
     for title, lines in _sections(report):
-        rows = [f"### {title}", "", "| row | paper | yours |", "|---|---|---|"]
+        rows = [f"### {title}", "", "| row | paper | yours | measured on |", "|---|---|---|---|"]
         rows += [
-            f"| {line.label} | {_pair(line.paper, 1)} | {_pair(line.yours, 2)} |" for line in lines
+            f"| {line.label} | {_pair(line.paper, 1)} | {_pair(line.yours, 2)} | {line.on or ''} |"
+            for line in lines
         ]
         blocks.append("\n".join(rows))
     return "\n\n".join(blocks) + "\n"
@@ -241,20 +312,24 @@ def to_json(report: PaperReport) -> dict:
 
     def line(item: Line) -> dict:
         def pair(v):
-            return None if v is None else {"top1": v[0], "top5": v[1]}
+            if v is None:
+                return None
+            return {"top1": v[0], "top5": v[1]} if len(v) == 2 else {"error": v[0]}
 
         return {
             "row": item.label,
             "paper": pair(item.paper),
             "yours": pair(item.yours),
             "source": item.source,
+            "measured_on": item.on,
         }
 
     tables_, others = report
     return {
         "unit": "error %, ILSVRC-2012 val",
         "tables": [
-            {"name": t.name, "title": t.title, "lines": [line(x) for x in t.lines]} for t in tables_
+            {"name": t.name, "title": t.title, "unit": t.unit, "lines": [line(x) for x in t.lines]}
+            for t in tables_
         ],
         "other": [line(x) for x in others],
     }
@@ -262,42 +337,25 @@ def to_json(report: PaperReport) -> dict:
 
 def _sections(report):
     tables_, others = report
-    sections = [(f"{t.title}, top-1 / top-5 error %", t.lines) for t in tables_]
-    if others:
-        sections.append(("Other evaluations (no row in the paper), top-1 / top-5 error %", others))
+    sections = [(f"{t.title}, {t.unit}", t.lines) for t in tables_]
+    classified = [line for line in others if line.yours is None or len(line.yours) == 2]
+    located = [line for line in others if line not in classified]
+    if classified:
+        sections.append(
+            ("Other evaluations (no row in the paper), top-1 / top-5 error %", classified)
+        )
+    if located:
+        sections.append(("Other localisation evaluations (no row in the paper), error %", located))
     return sections
 
 
 def plot(report: PaperReport, path: str | Path) -> Path:
-    """Draw top-1 and top-5 error by configuration and method: yours beside the paper's.
-
-    Only rows with a result of yours are drawn (with the paper's bar where it has one).
-    """
-    import matplotlib
-
-    matplotlib.use("Agg")
+    """Write `draw`'s picture to ``path`` (PNG, PDF or SVG by its suffix)."""
     import matplotlib.pyplot as plt
-    import numpy as np
 
     from kvgg.io import write_atomic
 
-    tables_, others = report
-    lines = [x for t in tables_ for x in t.lines if x.yours is not None]
-    lines += [x for x in others if x.yours is not None]
-    if not lines:
-        raise ValueError("No evaluation to draw: run `kvgg evaluate` on a run directory first.")
-    x = np.arange(len(lines))
-    figure, axes = plt.subplots(1, 2, figsize=(max(8, 1.1 * len(lines) + 4), 5), squeeze=False)
-    for k, (ax, metric) in enumerate(zip(axes[0], ("top-1", "top-5"), strict=True)):
-        paper = [np.nan if x_.paper is None else x_.paper[k] for x_ in lines]
-        yours = [x_.yours[k] for x_ in lines]
-        ax.bar(x - 0.2, paper, 0.4, label="paper", color="0.7")
-        ax.bar(x + 0.2, yours, 0.4, label="yours", color="tab:blue")
-        ax.set_xticks(x, [x_.label.replace(", ", "\n") for x_ in lines], fontsize=7)
-        ax.set_ylabel(f"{metric} error %")
-        ax.set_title(f"{metric} error by configuration and method")
-        ax.legend()
-    figure.tight_layout()
+    figure = draw(report)
 
     def write(partial: Path):
         figure.savefig(partial, format=Path(path).suffix.lstrip(".") or "png", dpi=120)
@@ -306,6 +364,84 @@ def plot(report: PaperReport, path: str | Path) -> Path:
         return write_atomic(path, write)
     finally:
         plt.close(figure)
+
+
+def draw(report: PaperReport):
+    """Draw your errors beside the paper's: top-1 and top-5 by row; localisation apart.
+
+    Only rows with a result of yours are drawn (with the paper's bar where it has one, and
+    a "paper" legend entry only then). Each bar is labelled with its value, so a 0.00 error
+    still shows; when one error dwarfs the others (a 93% beside 2%) the axis is
+    logarithmic above 1% so that the small bars stay readable. Row labels are wrapped and
+    slanted so that they do not overlap. Returns the matplotlib figure (close it after).
+    """
+    import textwrap
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    tables_, others = report
+    drawn = [x for t in tables_ for x in t.lines if x.yours is not None]
+    drawn += [x for x in others if x.yours is not None]
+    if not drawn:
+        raise ValueError("No evaluation to draw: run `kvgg evaluate` on a run directory first.")
+    classified = [x for x in drawn if len(x.yours) == 2]
+    located = [x for x in drawn if len(x.yours) == 1]
+    panels = [(classified, k, f"{m} error %") for k, m in enumerate(("top-1", "top-5"))]
+    panels = (panels if classified else []) + (
+        [(located, 0, "localisation error %")] if located else []
+    )
+    most = max(len(lines) for lines, _, _ in panels)
+    figure, axes = plt.subplots(
+        1, len(panels), figsize=(max(6, 0.9 * most + 2) * len(panels), 6), squeeze=False
+    )
+    for ax, (lines, k, title) in zip(axes[0], panels, strict=True):
+        x = np.arange(len(lines))
+        paper = np.array([np.nan if x_.paper is None else x_.paper[k] for x_ in lines])
+        yours = np.array([x_.yours[k] for x_ in lines])
+        has_paper = bool(np.isfinite(paper).any())
+        shift, width = (0.2, 0.4) if has_paper else (0.0, 0.6)
+        if has_paper:
+            bars = ax.bar(x - shift, np.nan_to_num(paper), width, label="paper", color="0.7")
+            _label_bars(ax, bars, paper)
+        bars = ax.bar(x + shift, yours, width, label="yours", color="tab:blue", edgecolor="navy")
+        _label_bars(ax, bars, yours)
+        values = np.concatenate([yours, paper[np.isfinite(paper)]])
+        positive = values[values > 0]
+        if positive.size and values.max() > 10 * max(positive.min(), 1.0):
+            ax.set_yscale("symlog", linthresh=1.0)  # one large error would flatten the rest
+        ax.set_ylim(bottom=0, top=values.max() * (3 if ax.get_yscale() == "symlog" else 1.15) + 1)
+        names = [x_.label for x_ in lines]  # the same row measured twice: say on what
+        names = [
+            f"{name} ({x_.on})" if names.count(name) > 1 and x_.on else name
+            for name, x_ in zip(names, lines, strict=True)
+        ]
+        labels = [textwrap.fill(name, 22) for name in names]
+        ax.set_xticks(x, labels, fontsize=7, rotation=35, ha="right", rotation_mode="anchor")
+        ax.set_ylabel(title)
+        ax.set_title(title.replace(" %", "") + (", yours beside the paper's" if has_paper else ""))
+        if has_paper:
+            ax.legend()
+    figure.tight_layout()
+    return figure
+
+
+def _label_bars(ax, bars, values) -> None:
+    """Write each bar's value above it (a bar at 0.00 is otherwise invisible)."""
+    for bar, value in zip(bars, values, strict=True):
+        if value == value:  # not NaN
+            ax.annotate(
+                f"{value:.2f}",
+                (bar.get_x() + bar.get_width() / 2, bar.get_height()),
+                xytext=(0, 2),
+                textcoords="offset points",
+                ha="center",
+                va="bottom",
+                fontsize=6,
+            )
 
 
 def write_report(report: PaperReport, path: str | Path) -> Path:
@@ -332,6 +468,7 @@ def paper_report(
     outs: Sequence[str | Path] = (),
     *,
     echo: Callable[[str], None] = print,
+    warn: Callable[[str], None] | None = None,
 ) -> PaperReport:
     """Gather the evaluations of ``paths``, print the tables, then write ``outs``.
 
@@ -339,6 +476,7 @@ def paper_report(
         paths: run directories, folders of runs, or JSON reports (see `gather`).
         outs: files to write (format by suffix, see `write_report`).
         echo: prints the text report, then one line per file written.
+        warn: prints one line per damaged record skipped (default: ``echo``).
 
     Returns:
         The `PaperReport`.
@@ -351,12 +489,19 @@ def paper_report(
     for out in outs:  # a bad suffix is found before anything is printed or written
         if Path(out).suffix.lower() not in (".md", ".json", ".png", ".pdf", ".svg"):
             write_report(PaperReport([], []), out)
-    records = gather(paths)
+    from kvgg.io import check_outputs
+
+    check_outputs(outs, record_files(paths))
+    skipped: list[str] = []
+    records = gather(paths, skipped)
     if not records:
+        why = f" ({skipped[0]}{' ...' if len(skipped) > 1 else ''})" if skipped else ""
         raise ValueError(
-            f"No evaluation recorded in {', '.join(map(str, paths))}: run `kvgg evaluate "
+            f"No evaluation recorded in {', '.join(map(str, paths))}{why}: run `kvgg evaluate "
             "--model RUN ...` first (it records into RUN/evaluations/)."
         )
+    for line in skipped:
+        (warn or echo)(line)
     result = tables(records)
     echo(format_text(result))
     for out in outs:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import textwrap
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -116,9 +117,11 @@ def draw_score_map(
     fully-convolutional net gives a posterior map (soft-max at each location, one location
     per crop-sized window at a stride of 32 pixels). The class with the highest image-level
     posterior (as `predict` computes it, with the mirrored image when ``flip``) is drawn:
-    each location's posterior at the centre of its window, bilinearly interpolated, over
-    the original image at its own resolution and aspect (small images are enlarged to 480
-    pixels on the longer side). The class, its posterior and Q are written in a corner.
+    each location's posterior at the centre of its window, linearly interpolated between
+    centres and held from the outermost centres to the image's edges, over the whole
+    original image at its own resolution and aspect (small images are enlarged to 480
+    pixels on the longer side). The class, its posterior and Q are written in a corner,
+    wrapped to the picture's width.
 
     Args:
         model: a kvgg classifier.
@@ -163,29 +166,37 @@ def draw_score_map(
 
     height, width = pixels.shape[:2]
     to_image = width / view.shape[1]  # view pixels -> original pixels
-    rows, cols = score_map.shape
-    first = (crop / 2 - STRIDE / 2) * to_image  # the first window's centre cell
-    extent = (first, first + cols * STRIDE * to_image, first + rows * STRIDE * to_image, first)
-
     dpi = 100
     zoom = max(1.0, _SMALLEST_PICTURE / max(height, width))
     figure = plt.figure(figsize=(width * zoom / dpi, height * zoom / dpi), dpi=dpi)
     axes = figure.add_axes((0, 0, 1, 1))
     axes.imshow(pixels, extent=(0, width, height, 0), interpolation="nearest")
     axes.imshow(
-        score_map, cmap="jet", alpha=0.5, extent=extent, interpolation="bilinear", vmin=0, vmax=1
+        _whole_image_map(score_map, crop / 2 * to_image, STRIDE * to_image, height, width),
+        cmap="jet",
+        alpha=0.5,
+        extent=(0, width, height, 0),
+        interpolation="nearest",
+        vmin=0,
+        vmax=1,
     )
     axes.set_xlim(0, width)
     axes.set_ylim(height, 0)
     axes.set_axis_off()
+    fontsize = max(7.0, min(height, width) * zoom / 24 * 72 / dpi)
+    # Wrapped to the picture's width (a character is about 0.6 font sizes wide).
+    characters = max(12, int(0.96 * width * zoom * 72 / dpi / (0.6 * fontsize)))
+    caption = (
+        f"{class_names[best]} ({posteriors[best]:.2f}), Q = {scale}; map: posterior "
+        f"of {class_names[best]}, blue 0 to red 1"
+    )
     axes.text(
         0.01,
         0.98,
-        f"{class_names[best]} ({posteriors[best]:.2f}), Q = {scale}; map: posterior "
-        f"of {class_names[best]}, blue 0 to red 1",
+        textwrap.fill(caption, characters),
         transform=axes.transAxes,
         va="top",
-        fontsize=max(7.0, min(height, width) * zoom / 24 * 72 / dpi),
+        fontsize=fontsize,
         bbox={"facecolor": "white", "alpha": 0.8, "linewidth": 0},
     )
     try:
@@ -196,3 +207,16 @@ def draw_score_map(
 
 
 _SMALLEST_PICTURE = 480  # pixels on the longer side of a score-map picture
+_MAP_SIDE = 512  # the most cells on a side of the map drawn over the image
+
+
+def _whole_image_map(score_map, first, stride, height, width) -> np.ndarray:
+    """The (rows, cols) map of window posteriors resampled over the whole image: window
+    (i, j) centred at (first + i * stride, first + j * stride) image pixels, linear in
+    between, held constant from the outermost centres to the edges."""
+    rows, cols = score_map.shape
+    ys = (np.arange(min(height, _MAP_SIDE)) + 0.5) * height / min(height, _MAP_SIDE)
+    xs = (np.arange(min(width, _MAP_SIDE)) + 0.5) * width / min(width, _MAP_SIDE)
+    centres_y, centres_x = first + stride * np.arange(rows), first + stride * np.arange(cols)
+    across = np.stack([np.interp(xs, centres_x, row) for row in score_map])  # (rows, W')
+    return np.stack([np.interp(ys, centres_y, column) for column in across.T], axis=1)

@@ -6,19 +6,25 @@ the XML's 1-based inclusive corners ``x1..x2`` become ``x1 - 1 .. x2``). An imag
 annotation is missing, is not valid XML, has a bad ``bndbox`` or no box of the image's
 class is left out, counted and named in ``source.bad_annotations`` (and logged), like an
 undecodable image (which the pipelines of `kvgg.localize.data` count and name in
-``source.bad_files``); it never stops the run.
+``source.bad_files``); it never stops the run. So is each damaged box (reversed, of zero
+area, with a NaN or infinite coordinate, or wholly outside the image), named by file and
+object (XML) or line (CSV); a box partly outside the image is clipped to it, as the
+ILSVRC devkit does. A Kaggle image listed twice is scored once (later rows are named and
+dropped).
 """
 
 from __future__ import annotations
 
-import csv
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 
 from kvgg.data.bad_files import BadFiles
-from kvgg.data.voc_annotations import read_annotation
+from kvgg.data.voc_annotations import pixel_box, read_annotation
+from kvgg.io import read_csv_rows
 
 __all__ = ["BoxSource", "box_folder", "kaggle_boxes"]
 
@@ -47,6 +53,7 @@ class BoxSource:
     boxes: list[np.ndarray]
     bad_annotations: BadFiles = field(default_factory=lambda: _bad_annotations())
     bad_files: BadFiles = field(default_factory=BadFiles)
+    stores_files: ClassVar[bool] = True  # as `kvgg.data.FileSource`: read lazily
 
     def __len__(self) -> int:
         return len(self.paths)
@@ -55,13 +62,30 @@ class BoxSource:
     def num_classes(self) -> int:
         return len(self.class_names)
 
-    def padded_boxes(self) -> np.ndarray:
-        """(N, K_max, 4) float32 boxes, padded with empty (all-zero) boxes."""
-        most = max((len(b) for b in self.boxes), default=1)
-        padded = np.zeros((len(self.boxes), most, 4), np.float32)
-        for row, boxes in enumerate(self.boxes):
-            padded[row, : len(boxes)] = boxes
-        return padded
+    def box_tensor(self):
+        """Every image's boxes as one ragged (N, None, 4) float32 tensor: each image holds
+        its own K boxes, so one image with 100,000 boxes costs 1.6 MB, not N x 1.6 MB (as
+        padding every image to the largest count would)."""
+        import tensorflow as tf
+
+        counts = [len(boxes) for boxes in self.boxes]
+        flat = np.concatenate(self.boxes).astype(np.float32) if self.boxes else np.zeros((0, 4))
+        return tf.RaggedTensor.from_row_lengths(flat.reshape(-1, 4), counts)
+
+    def named_dataset(self, *, shuffle=False, seed=None, shuffle_buffer=10_000, read=True):
+        """(image, (class index, its (K, 4) boxes), path) per image, as
+        `kvgg.data.Source.named_dataset`: the items every kvgg pipeline reads.
+
+        Example:
+            >>> source = BoxSource("demo", ["cat"], ["a.jpg"], np.array([0]), [np.ones((1, 4))])
+            >>> path, (label, boxes), name = next(iter(source.named_dataset(read=False)))
+            >>> int(label), tuple(boxes.shape), name.numpy()
+            (0, (1, 4), b'a.jpg')
+        """
+        from kvgg.data.sources import file_items
+
+        labels = (self.labels, self.box_tensor())
+        return file_items(self.paths, labels, shuffle=shuffle, seed=seed, read=read)
 
     def subset(self, indices) -> BoxSource:
         """The source of the images at ``indices`` (in that order); it shares this one's
@@ -120,14 +144,14 @@ def box_folder(images, annotations, classes=None) -> BoxSource:
         for folder in folders:
             for path in _images_in(images / folder):
                 xml = annotations / folder / f"{path.stem}.xml"
-                boxes = _boxes_of(xml, folder, bad)
+                boxes = _boxes_of(xml, folder, bad, path)
                 if boxes is not None:
                     examples.append((str(path), folder, boxes))
         class_names = list(classes) if classes is not None else folders
     else:
         for path in _images_in(images):
             xml = annotations / f"{path.stem}.xml"
-            boxes = _boxes_of(xml, None, bad)
+            boxes = _boxes_of(xml, None, bad, path)
             if boxes is not None:
                 examples.append((str(path), *boxes))
         names = sorted({name for _, name, _ in examples})
@@ -165,17 +189,21 @@ def kaggle_boxes(images, solution, classes=None) -> BoxSource:
     solution = Path(solution)
     if not solution.is_file():
         raise FileNotFoundError(f"No Kaggle solution file at '{solution}'.")
-    with open(solution, newline="") as f:
-        rows = [row for row in csv.reader(f) if row]
+    rows = read_csv_rows(solution)
     if not rows or [c.strip().lower() for c in rows[0][:2]] != ["imageid", "predictionstring"]:
         raise ValueError(
             f"Kaggle solution file '{solution}' must start with the header "
             "'ImageId,PredictionString'."
         )
     bad = _bad_annotations()
-    examples = []
+    examples, first_line = [], {}
     for line, row in enumerate(rows[1:], start=2):
         image_id, fields = row[0].strip(), (row[1].split() if len(row) > 1 else [])
+        if image_id in first_line:  # scored once: the first row counts
+            bad.record(f"{solution}:{line} ({image_id} listed again, first on line "
+                       f"{first_line[image_id]}; dropped)")  # fmt: skip
+            continue
+        first_line[image_id] = line
         if not fields or len(fields) % 5:
             bad.record(f"{solution}:{line} (PredictionString is not 'synset x1 y1 x2 y2 ...')")
             continue
@@ -195,7 +223,11 @@ def kaggle_boxes(images, solution, classes=None) -> BoxSource:
         if path is None:
             bad.record(f"{solution}:{line} (no image {image_id}.JPEG under {images})")
             continue
-        examples.append((str(path), synset, _from_xml_corners(corners)))
+        where = [f"{solution}:{line} (box {i + 1}" for i in range(len(fields) // 5)
+                 if fields[5 * i] == synset]  # fmt: skip
+        boxes = _usable(corners, where, path, bad)
+        if boxes is not None:
+            examples.append((str(path), synset, boxes))
     names = sorted({name for _, name, _ in examples})
     class_names = list(classes) if classes is not None else names
     return _source(f"kaggle:{solution}", class_names, examples, bad)
@@ -218,9 +250,10 @@ def _source(name, class_names, examples, bad) -> BoxSource:
     )
 
 
-def _boxes_of(xml: Path, class_name, bad: BadFiles):
+def _boxes_of(xml: Path, class_name, bad: BadFiles, image: Path):
     """The boxes of ``class_name`` (or (name, boxes) of the first object's class when
-    None) in one XML file; None (recorded in ``bad``) when it has none or is unusable."""
+    None) in one XML file, checked and clipped to ``image`` (`_usable`); None (recorded in
+    ``bad``) when it has none or is unusable."""
     try:
         objects = read_annotation(xml, classes=None)
     except (ValueError, FileNotFoundError) as error:
@@ -230,17 +263,42 @@ def _boxes_of(xml: Path, class_name, bad: BadFiles):
         bad.record(f"{xml} (no <object>)")
         return None
     name = class_name or objects[0].name
-    corners = np.array([o.box for o in objects if o.name == name], np.float32).reshape(-1, 4)
-    if not len(corners):
+    mine = [(i, o) for i, o in enumerate(objects, start=1) if o.name == name]
+    if not mine:
         bad.record(f"{xml} (no box of class {name!r})")
         return None
-    boxes = _from_xml_corners(corners)
+    boxes = _usable([o.box for _, o in mine], [f"{xml} (object {i}" for i, _ in mine], image, bad)
+    if boxes is None:
+        return None
     return boxes if class_name else (name, boxes)
 
 
-def _from_xml_corners(corners):
-    """1-based inclusive XML corners -> continuous pixel corners."""
-    return (corners - np.array([1, 1, 0, 0], np.float32)).astype(np.float32)
+def _usable(corners, where, image, bad: BadFiles):
+    """The boxes (1-based inclusive corners, as in the files) of one image as continuous
+    pixel corners clipped to the image (`kvgg.data.voc_annotations.pixel_box`); each bad
+    box is recorded in ``bad`` under ``where`` (its file and object or line) and left out.
+    None when no box is left."""
+    size = _image_size(image)
+    kept = []
+    for box, place in zip(corners, where, strict=True):
+        clipped, problem = pixel_box(tuple(float(v) for v in box), *size)
+        if problem:
+            bad.record(f"{place}: {problem}; left out)")
+        else:
+            kept.append(clipped)
+    return np.array(kept, np.float32).reshape(-1, 4) if kept else None
+
+
+def _image_size(path) -> tuple[float, float]:
+    """(width, height) from the image's header; infinite when it cannot be read (the
+    pipelines then name the undecodable image)."""
+    from PIL import Image
+
+    try:
+        with Image.open(path) as image:
+            return image.size
+    except Exception:  # noqa: BLE001  (any unreadable image: reported when decoded)
+        return math.inf, math.inf
 
 
 def _reason(error) -> str:
@@ -266,6 +324,6 @@ def _folder(path, what) -> Path:
 def _bad_annotations() -> BadFiles:
     """The log of images left out for their annotation."""
     return BadFiles(
-        one="an image with a missing or bad annotation",
-        many="images with a missing or bad annotation",
+        one="a missing or bad annotation or box",
+        many="missing or bad annotations or boxes",
     )

@@ -11,8 +11,9 @@ independent of the image's size, so the same numbers survive an isotropic rescal
 of width W spans ``[0, W]``, pixel ``i`` covers ``[i, i + 1)``. VOC/ILSVRC XML's 1-based
 inclusive corners ``(x1, y1, x2, y2)`` are ``(x1 - 1, y1 - 1, x2, y2)`` here.
 
-The frame conversions and IoU are vectorised NumPy over the leading axes; the match
-score and greedy merging are compiled (`kvgg.localize.merging`).
+The frame conversions, IoU and the match score are vectorised NumPy over the leading
+axes; greedy merging is NumPy for the usual counts and compiled by numba for large ones
+(`kvgg.localize.merging`).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import numpy as np
 
 __all__ = [
     "DEFAULT_MERGE_THRESHOLD",
+    "NUMPY_MERGE_LIMIT",
     "corners_to_frame",
     "frame_to_corners",
     "greedy_merge",
@@ -114,9 +116,18 @@ def match_scores(a, b) -> np.ndarray:
         >>> match_scores([[0, 0, 0.2, 0.2]], [[0.3, 0, 0.5, 0.2]]).round(3).tolist()
         [[0.3]]
     """
-    from kvgg.localize.merging import pairwise_scores  # numba: compiled on first use
+    a, b = _corner_array(a), _corner_array(b)
+    return _scores(a[:, None], b[None, :])
 
-    return pairwise_scores(_corner_array(a), _corner_array(b))
+
+def _scores(a, b):
+    """Match scores of corner boxes broadcast against each other: the same float64
+    operations, in the same order, as the compiled `kvgg.localize.merging` (bit-equal)."""
+    width = np.minimum(a[..., 2], b[..., 2]) - np.maximum(a[..., 0], b[..., 0])
+    height = np.minimum(a[..., 3], b[..., 3]) - np.maximum(a[..., 1], b[..., 1])
+    dx = (a[..., 0] + a[..., 2]) - (b[..., 0] + b[..., 2])  # twice the centre offsets
+    dy = (a[..., 1] + a[..., 3]) - (b[..., 1] + b[..., 3])
+    return np.sqrt(dx * dx + dy * dy) * 0.5 + np.maximum(width, 0.0) * np.maximum(height, 0.0)
 
 
 def greedy_merge(corners, scores, *, threshold: float = DEFAULT_MERGE_THRESHOLD):
@@ -127,10 +138,14 @@ def greedy_merge(corners, scores, *, threshold: float = DEFAULT_MERGE_THRESHOLD)
     box carries the sum of the ``scores`` of the boxes (windows) it came from.
 
     The result is exactly that of the procedure run one pair at a time in float64 (ties
-    go to the first pair in input order; the merged box takes the first box's place),
-    compiled with numba (`kvgg.localize.merging`, where the method is described). Time
-    and memory grow with the number of pairs within ``threshold`` rather than all N^2
-    pairs; ``benchmarks/localize.py`` times 5,000 boxes.
+    go to the first pair in input order; the merged box takes the first box's place).
+    Up to `NUMPY_MERGE_LIMIT` boxes (protocol 2 merges about 100-220 per class: D at
+    the paper's scales on a 500x375 image, two nets) it runs in vectorised NumPy on the
+    N x N score matrix; above, compiled with numba (`kvgg.localize.merging`, where the
+    method is described), whose time and memory grow with the number of pairs within
+    ``threshold`` rather than all N^2 pairs. Both give the same bits; numba is imported
+    (and compiled, on first use in a fresh install) only for large counts.
+    ``benchmarks/localize.py`` times both counts.
 
     Args:
         corners: (N, 4) boxes as normalised ``(xmin, ymin, xmax, ymax)``.
@@ -147,8 +162,6 @@ def greedy_merge(corners, scores, *, threshold: float = DEFAULT_MERGE_THRESHOLD)
         >>> merged.round(2).tolist(), rating.tolist()
         ([[0.11, 0.1, 0.31, 0.3], [0.7, 0.7, 0.9, 0.9]], [0.75, 0.5])
     """
-    from kvgg.localize.merging import merge_in_place  # numba: compiled on first use
-
     boxes = _corner_array(corners).copy()  # merged in place
     rating = np.array(scores, dtype=np.float64).reshape(-1)
     if len(boxes) != len(rating):
@@ -158,10 +171,52 @@ def greedy_merge(corners, scores, *, threshold: float = DEFAULT_MERGE_THRESHOLD)
         )
     if not (np.isfinite(boxes).all() and np.isfinite(rating).all()):
         raise ValueError("greedy_merge received non-finite boxes or scores.")
-    left = merge_in_place(boxes, rating, float(threshold))
+    if len(boxes) <= NUMPY_MERGE_LIMIT:
+        left = _merge_small(boxes, rating, float(threshold))
+    else:
+        from kvgg.localize.merging import merge_in_place  # numba: compiled on first use
+
+        left = merge_in_place(boxes, rating, float(threshold))
     boxes, rating = boxes[:left], rating[:left]
     order = np.argsort(-rating, kind="stable")
     return boxes[order], rating[order]
+
+
+NUMPY_MERGE_LIMIT = 400
+"""`greedy_merge` of at most this many boxes runs in NumPy, above it compiled by numba:
+the NumPy path scans all N^2 pairs at each merge, so it is the faster one only for small
+N (``benchmarks/localize.py`` measures both), and it needs no compilation."""
+
+
+def _merge_small(boxes, rating, threshold: float) -> int:
+    """`kvgg.localize.merging.merge_in_place` in NumPy for small N: the same result.
+
+    The (N, N) matrix holds each pair's score once (i < j, the rest inf); ``argmin``
+    finds the first least in row-major order, i.e. the first pair in input order, as
+    the one-pair-at-a-time procedure breaks ties. The merged box replaces box i; box j's
+    row and column become inf; box i's scores are computed again.
+    """
+    n = len(boxes)
+    if n < 2 or not threshold >= 0:  # no score is negative
+        return n
+    scores = _scores(boxes[:, None], boxes[None, :])
+    scores[np.tril_indices(n)] = np.inf
+    alive = np.ones(n, bool)
+    while True:
+        i, j = divmod(int(np.argmin(scores)), n)
+        if not scores[i, j] <= threshold:
+            break
+        boxes[i] = (boxes[i] + boxes[j]) / 2
+        rating[i] += rating[j]
+        alive[j] = False
+        scores[j, :] = scores[:, j] = np.inf
+        fresh = _scores(boxes[i], boxes)
+        fresh[~alive] = np.inf
+        scores[i, i + 1 :] = fresh[i + 1 :]
+        scores[:i, i] = fresh[:i]
+    kept = int(alive.sum())
+    boxes[:kept], rating[:kept] = boxes[alive], rating[alive]
+    return kept
 
 
 def _corner_array(corners):

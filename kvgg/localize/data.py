@@ -23,14 +23,18 @@ import tensorflow as tf
 
 from kvgg.data import pipeline, transforms
 from kvgg.data.pipeline import decoded_images
+from kvgg.data.sources import file_items
 from kvgg.localize.annotations import BoxSource
 
 __all__ = [
+    "box_augmentation",
     "box_eval_dataset",
     "box_images",
     "box_target",
     "box_train_dataset",
+    "centre_view",
     "crop_with_boxes",
+    "flat_batches",
     "flip_with_boxes",
     "random_crop_with_boxes",
     "random_flip_with_boxes",
@@ -152,6 +156,65 @@ def box_target(boxes, label, size):
     return target, tf.cast(tf.reduce_max(area) > 0, tf.float32)
 
 
+def box_augmentation(*, scale: int, crop: int, flip: bool = True, color_stats=None):
+    """The paper's localisation training augmentation (Appendix A) of one image, as a
+    ``transform(image, (label, boxes), seed) -> (image, (target, weight))`` for
+    `kvgg.data.pipeline.train_dataset`.
+
+    Rescale to S, a random ``crop`` x ``crop`` window, a random flip, each applied to the
+    image and its boxes, then (with ``color_stats``) AlexNet's colour shift, which leaves
+    the boxes alone; the target is `box_target`'s. The crop and flip come from the image's
+    stateless seed, the colour shift from its own, so crops and flips are as without it.
+
+    Example:
+        >>> augment = box_augmentation(scale=40, crop=32)
+        >>> image, (target, weight) = augment(tf.zeros([48, 64, 3], tf.uint8),
+        ...                                   (1, [[8.0, 8.0, 40.0, 40.0]]), [0, 3])
+        >>> tuple(image.shape), tuple(target.shape), float(weight)
+        ((32, 32, 3), (5,), 1.0)
+    """
+    _check_scale(scale, crop)
+
+    def augment(image, label_and_boxes, element_seed):
+        label, boxes = label_and_boxes
+        crop_seed, flip_seed = tf.unstack(tf.random.experimental.stateless_split(element_seed, 2))
+        image, boxes = rescale_with_boxes(image, boxes, scale)
+        image, boxes = random_crop_with_boxes(image, boxes, crop, crop_seed)
+        if flip:
+            image, boxes = random_flip_with_boxes(image, boxes, flip_seed)
+        if color_stats is not None:
+            color_seed = tf.random.experimental.stateless_fold_in(element_seed, 1)
+            image = transforms.color_shift(image, color_stats, seed=color_seed)
+        return image, box_target(boxes, label, crop)
+
+    return augment
+
+
+def centre_view(*, scale: int, crop: int):
+    """Protocol 1's view of one image (Table 8): rescale to Q = ``scale``, the centre
+    crop, its `box_target`; a ``transform`` for `kvgg.data.pipeline.eval_dataset`.
+
+    Example:
+        >>> view = centre_view(scale=32, crop=32)
+        >>> image, (target, weight) = view(tf.zeros([32, 64, 3], tf.uint8),
+        ...                                (0, [[16.0, 0.0, 48.0, 32.0]]), None)
+        >>> target.numpy().tolist()
+        [0.5, 0.5, 1.0, 1.0, 0.0]
+    """
+    _check_scale(scale, crop)
+
+    def centre(image, label_and_boxes, _):
+        label, boxes = label_and_boxes
+        image, boxes = rescale_with_boxes(image, boxes, scale)
+        shape = tf.shape(image)
+        image, boxes = crop_with_boxes(
+            image, boxes, (shape[0] - crop) // 2, (shape[1] - crop) // 2, crop
+        )
+        return image, box_target(boxes, label, crop)
+
+    return centre
+
+
 def box_train_dataset(
     source,
     *,
@@ -163,16 +226,16 @@ def box_train_dataset(
     shuffle: bool = True,
     seed: int | None = None,
     repeat: bool = False,
+    cache=False,
+    shard: tuple[int, int] | None = None,
 ) -> tf.data.Dataset:
-    """Batches of the paper's localisation training augmentation (Appendix A).
+    """Batches of the paper's localisation training augmentation (`box_augmentation`).
 
-    Per image: rescale to S, a random ``crop`` x ``crop`` window, a random flip, each
-    applied to the image and its boxes, then (with ``color_stats``) AlexNet's colour shift,
-    which leaves the boxes alone; the target is `box_target`'s. Undecodable images
-    are skipped, counted in ``source.bad_files`` and logged by path (the guarded decode of
-    `kvgg.data.pipeline.decoded_images`). Each image's crop and flip come from stateless
-    seeds split from (a draw of ``Dataset.random(seed)``, its position in the epoch), fixed
-    before decoding: a bad image changes nothing about the others' crops.
+    `kvgg.data.pipeline.train_dataset` with the box-aware transform: the same order,
+    cache, shards and guarded decode as classification's. Undecodable images are skipped,
+    counted in ``source.bad_files`` and logged by path. Each image's crop and flip come
+    from stateless seeds split from (a draw of ``Dataset.random(seed)``, its position in
+    the epoch), fixed before decoding: a bad image changes nothing about the others' crops.
 
     Args:
         source: a `kvgg.localize.annotations.BoxSource`.
@@ -185,6 +248,8 @@ def box_train_dataset(
         shuffle: shuffle every epoch.
         seed: makes the order and the augmentation reproducible.
         repeat: repeat forever.
+        cache: as `kvgg.data.pipeline.train_dataset`'s.
+        shard: as `kvgg.data.pipeline.train_dataset`'s.
 
     Returns:
         A dataset of (float32 (B, crop, crop, 3) images, float32 (B, 5) targets, float32
@@ -200,39 +265,25 @@ def box_train_dataset(
         >>> tuple(images.shape), tuple(targets.shape), tuple(weights.shape)
         ((4, 32, 32, 3), (4, 5), (4,))
     """
-    _check_scale(scale, crop)
-    items = _items(source)
-    if shuffle:
-        items = items.shuffle(len(source), seed=seed, reshuffle_each_iteration=True)
-    if repeat:
-        items = items.repeat()
-    seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True)
-
-    def augment(image, target, element_seed):
-        label, boxes = target
-        crop_seed, flip_seed = tf.unstack(tf.random.experimental.stateless_split(element_seed, 2))
-        image, boxes = rescale_with_boxes(image, boxes, scale)
-        image, boxes = random_crop_with_boxes(image, boxes, crop, crop_seed)
-        if flip:
-            image, boxes = random_flip_with_boxes(image, boxes, flip_seed)
-        if color_stats is not None:  # its own seed: crops and flips are as without it
-            color_seed = tf.random.experimental.stateless_fold_in(element_seed, 1)
-            image = transforms.color_shift(image, color_stats, seed=color_seed)
-        return image, box_target(boxes, label, crop)
-
-    batches = decoded_images(
-        items,
+    augment = box_augmentation(scale=scale, crop=crop, flip=flip, color_stats=color_stats)
+    batches = pipeline.train_dataset(
         source,
-        transform=augment,
         batch_size=batch_size,
-        seeds=seeds,
-        ordered=seed is not None,
+        scale=scale,
+        crop=crop,
+        shuffle=shuffle,
+        seed=seed,
+        cache=cache,
+        repeat=repeat,
+        shard=shard,
+        transform=augment,
     )
-    return _flat(batches)
+    return flat_batches(batches)
 
 
 def box_eval_dataset(source, *, batch_size: int, scale: int = 256, crop: int = 224):
-    """Validation batches: rescale to Q = ``scale``, the centre crop, its target.
+    """Validation batches: rescale to Q = ``scale``, the centre crop, its target
+    (`centre_view`, through `kvgg.data.pipeline.eval_dataset`).
 
     The centre crop and the ground-truth class are protocol 1 of the paper (Table 8);
     `kvgg.localize.BoxAccuracy` on these batches is 1 - that error, measured against the
@@ -251,18 +302,11 @@ def box_eval_dataset(source, *, batch_size: int, scale: int = 256, crop: int = 2
         >>> [tuple(images.shape) for images, targets, weights in data]
         [(4, 32, 32, 3), (2, 32, 32, 3)]
     """
-    _check_scale(scale, crop)
-
-    def centre(image, target, _):
-        label, boxes = target
-        image, boxes = rescale_with_boxes(image, boxes, scale)
-        shape = tf.shape(image)
-        image, boxes = crop_with_boxes(
-            image, boxes, (shape[0] - crop) // 2, (shape[1] - crop) // 2, crop
-        )
-        return image, box_target(boxes, label, crop)
-
-    return _flat(decoded_images(_items(source), source, transform=centre, batch_size=batch_size))
+    view = centre_view(scale=scale, crop=crop)
+    batches = pipeline.eval_dataset(
+        source, batch_size=batch_size, scale=scale, crop=crop, transform=view
+    )
+    return flat_batches(batches)
 
 
 def box_images(source) -> tuple[list[np.ndarray], BoxSource]:
@@ -285,9 +329,7 @@ def box_images(source) -> tuple[list[np.ndarray], BoxSource]:
         >>> len(pixels), len(good), pixels[0].shape, good.bad_files.count
         (5, 5, (48, 64, 3), 1)
     """
-    numbered = tf.data.Dataset.from_tensor_slices(
-        (source.paths, tf.range(len(source), dtype=tf.int64), source.paths)
-    )
+    numbered = file_items(source.paths, tf.range(len(source), dtype=tf.int64), read=False)
     pixels, kept = [], []
     for image, index in decoded_images(numbered, source).as_numpy_iterator():
         pixels.append(image)
@@ -300,19 +342,13 @@ def box_images(source) -> tuple[list[np.ndarray], BoxSource]:
 def require_decodable(source) -> None:
     """`kvgg.data.pipeline.require_decodable` for a `BoxSource`: a ValueError naming a few
     files when none of its images decodes."""
-    pipeline.require_decodable(source, _items(source))
+    pipeline.require_decodable(source)
 
 
-def _items(source) -> tf.data.Dataset:
-    """(path, (class index, padded boxes), path) per image, in source order."""
-    labels = (source.labels, source.padded_boxes())
-    return tf.data.Dataset.from_tensor_slices((source.paths, labels, source.paths))
-
-
-def _flat(batches):
-    """(images, (targets, weights)) batches -> (images, targets, weights), prefetched."""
-    flat = batches.map(lambda images, labels: (images, *labels))
-    return flat.prefetch(tf.data.AUTOTUNE)
+def flat_batches(batches):
+    """(images, (targets, weights)) batches -> (images, targets, weights): the form
+    ``model.fit`` takes sample weights in (crops without a box weigh 0)."""
+    return batches.map(lambda images, labels: (images, *labels))
 
 
 def _check_scale(scale, crop):

@@ -17,6 +17,8 @@ from typing import Literal
 import keras
 from keras import ops
 
+from kvgg.models.kinds import BOX_LAYER, NET_KINDS, check_kind, is_localizer
+
 __all__ = [
     "BOX_LAYER",
     "FINE_TUNE",
@@ -29,9 +31,7 @@ __all__ = [
     "regression_of",
 ]
 
-BOX_LAYER = "boxes"
 REGRESSIONS = ("scr", "pcr")
-NET_KINDS = ("classifier", "localizer")  # class scores, or boxes (layer `BOX_LAYER`)
 FINE_TUNE = ("all", "fc")
 _FC_LAYERS = ("fc1", "fc2", BOX_LAYER)
 
@@ -46,7 +46,9 @@ def build_localizer(
     """A localisation net from a trained classifier (paper Appendix A).
 
     The classifier's layers and weights are copied up to FC-2 (and its dropout); the
-    last FC layer is replaced by a randomly initialised box regressor named ``boxes``.
+    last FC layer is replaced by a randomly initialised box regressor named ``boxes``,
+    with the replaced layer's initialiser (the recipe's ``model.init``, seeded by
+    ``seed``) and weight decay (``model.weight_decay``), like every other layer.
     With ``fine_tune="fc"`` only FC-1, FC-2 and the regressor are trainable (the paper's
     OverFeat-like variant); with ``"all"`` every layer is.
 
@@ -86,12 +88,27 @@ def build_localizer(
     boxes = keras.layers.Dense(
         units,
         name=BOX_LAYER,
-        kernel_initializer=keras.initializers.GlorotUniform(seed=seed),
+        kernel_initializer=_seeded(predictions.kernel_initializer, seed),
+        kernel_regularizer=_copied(predictions.kernel_regularizer),
         dtype=predictions.dtype_policy,
     )(predictions.input)
     model = keras.Model(copy.inputs, boxes, name=f"{classifier.name}_{regression}")
     set_fine_tune(model, fine_tune)
     return model
+
+
+def _seeded(initializer, seed):
+    """A fresh copy of ``initializer`` drawing from ``seed`` (when it draws at all)."""
+    config = initializer.get_config()
+    if "seed" in config:
+        config["seed"] = seed
+    return initializer.__class__.from_config(config)
+
+
+def _copied(regularizer):
+    return (
+        None if regularizer is None else regularizer.__class__.from_config(regularizer.get_config())
+    )
 
 
 def set_fine_tune(model: keras.Model, fine_tune: str) -> None:
@@ -134,61 +151,6 @@ def regression_of(model: keras.Model, num_classes: int) -> str:
         f"Localisation net {model.name!r} predicts {units} numbers, neither 4 (SCR) nor "
         f"4 x {num_classes} classes (PCR)."
     )
-
-
-def is_localizer(model: keras.Model) -> bool:
-    """Whether ``model`` is a localisation net: it has the box regressor (layer ``boxes``).
-
-    The layer's name is the mark, not the output width: a 4-class classifier also has 4
-    outputs. The mark survives saving and `kvgg.fully_convolutional`.
-
-    Example:
-        >>> import kvgg
-        >>> net = kvgg.build("A", width=1 / 16, num_classes=4, input_shape=(32, 32, 3))
-        >>> is_localizer(net), is_localizer(build_localizer(net, regression="scr"))
-        (False, True)
-    """
-    return any(layer.name == BOX_LAYER for layer in model.layers)
-
-
-def check_kind(model: keras.Model, path, kind: Literal["classifier", "localizer"]) -> None:
-    """Refuse a model file that holds the other kind of net than the one expected.
-
-    Args:
-        model: the model loaded from ``path``.
-        path: its file, named in the message.
-        kind: ``"classifier"`` (class scores) or ``"localizer"`` (boxes).
-
-    Raises:
-        ValueError: one line naming the file, what it is, what was expected and what to
-            pass instead.
-
-    Example:
-        >>> import kvgg
-        >>> net = kvgg.build("A", width=1 / 16, num_classes=4, input_shape=(32, 32, 3))
-        >>> check_kind(net, "cls.keras", "classifier")  # fine: nothing happens
-        >>> try:
-        ...     check_kind(build_localizer(net), "loc.keras", "classifier")
-        ... except ValueError as error:
-        ...     print(str(error).split(" (")[0])
-        'loc.keras' is a localisation net, not a classifier
-    """
-    if kind not in NET_KINDS:
-        raise ValueError(f"`kind` must be one of {NET_KINDS}. Received: kind={kind!r}")
-    if kind == "classifier" and is_localizer(model):
-        raise ValueError(
-            f"{str(path)!r} is a localisation net, not a classifier (its last layer "
-            f"{BOX_LAYER!r} predicts boxes, not class scores): run it with `kvgg localize "
-            f"--model {str(path)!r} --classifier CLASSIFIER IMAGE...`, evaluate it with "
-            f"`kvgg evaluate --model {str(path)!r} --classifier CLASSIFIER --data DIR "
-            "--boxes BOXES`."
-        )
-    if kind == "localizer" and not is_localizer(model):
-        raise ValueError(
-            f"{str(path)!r} is not a localisation net (no box regressor, layer {BOX_LAYER!r}): "
-            "pass a classifier as --classifier, and as --model a net trained with a "
-            "recipes/localization/ recipe."
-        )
 
 
 @keras.saving.register_keras_serializable(package="kvgg")

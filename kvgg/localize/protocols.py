@@ -3,8 +3,9 @@
 Protocol 1 (`centre_crop_boxes`, Table 8): the net sees the central crop of the image
 rescaled to Q; the box of the ground-truth class is the answer. Protocol 2
 (`DenseLocalizer`, Table 9): the nets run fully-convolutionally over the whole image at
-each scale Q, each output location predicting a box per class; the classifier's top-5
-classes are kept, and for each the boxes of every location, scale and net are merged by
+each scale Q, each output location predicting a box per class; the top-5 classes of the
+classification protocol (`kvgg.evaluate.DenseScorer`: dense, flips, the classifiers'
+scales, fusion) are kept, and for each the boxes of every location, scale and net are merged by
 OverFeat's greedy procedure (`kvgg.localize.boxes.greedy_merge`), each rated by the
 classifier's posterior of the class at the windows that predicted it.
 """
@@ -17,7 +18,7 @@ from dataclasses import dataclass
 import keras
 import numpy as np
 
-from kvgg.evaluate.common import check_scales, crop_size, softmax
+from kvgg.evaluate.common import check_scales, crop_size
 from kvgg.evaluate.forward import Forward
 from kvgg.localize.boxes import DEFAULT_MERGE_THRESHOLD, frame_to_corners, greedy_merge
 from kvgg.localize.model import regression_of
@@ -102,15 +103,29 @@ class Guess:
 class DenseLocalizer:
     """Protocol 2: dense localisation over scales, top-k classes, greedy merging, fusion.
 
+    The classes and the window ratings come from the classification protocol's own code
+    (`kvgg.evaluate.DenseScorer`, as `kvgg evaluate --method dense` runs it): each
+    classifier scores the whole image at each of its scales, class scores averaged over
+    the score map, soft-max, the mirrored image's posteriors averaged in (``flip``); the
+    posteriors are averaged over the scales, then over the classifiers (fusion). The
+    top-``top`` classes of that posterior are localised. A window's box is rated by the
+    soft-max of the class scores at that window of the image at the same scale Q (the
+    image itself, not its mirror; averaged over the classifiers that run at Q), so the
+    rating of a merged box accumulates the class scores of the windows that predicted it.
+    At a scale Q where no classifier runs, or whose windows differ from the localisation
+    net's, every window is rated by the image's posterior.
+
     Args:
-        classifier: the classification net giving the top classes (and each window's
-            class score).
+        classifier: the classification net giving the top classes, or a list of them
+            with the same classes (fused: their posteriors averaged).
         localizers: ``[(localisation net, scales Q), ...]``; with several nets the union
             of their boxes is merged (the paper's Table 9 fusion).
         top: classes kept (5 for the ILSVRC top-5 error).
         threshold: the greedy merge threshold (`kvgg.localize.boxes.DEFAULT_MERGE_THRESHOLD`).
-        classifier_scales: scales at which the classifier scores the image; default:
-            every scale of the localisation nets.
+        classifier_scales: scales at which the classifiers score the image: one set for
+            all, or one set per classifier; default: every scale of the localisation nets.
+        flip: average in the mirrored image's posteriors (the classifiers' ``flip``).
+        bucket: the classifiers' dense shape bucket (`kvgg.evaluate.DenseScorer`).
 
     Example:
         >>> import kvgg
@@ -126,22 +141,33 @@ class DenseLocalizer:
 
     def __init__(
         self,
-        classifier: keras.Model,
+        classifier: keras.Model | Sequence[keras.Model],
         localizers: Sequence[tuple[keras.Model, Sequence[int]]],
         *,
         top: int = 5,
         threshold: float = DEFAULT_MERGE_THRESHOLD,
-        classifier_scales: Sequence[int] | None = None,
+        classifier_scales: Sequence[int] | Sequence[Sequence[int]] | None = None,
+        flip: bool = True,
+        bucket: int | str | None = "auto",
     ):
+        from kvgg.evaluate.dense import DenseScorer
+        from kvgg.evaluate.report import per_model
+
+        classifiers = [classifier] if isinstance(classifier, keras.Model) else list(classifier)
+        if not classifiers:
+            raise ValueError("DenseLocalizer needs at least one classifier.")
         if not localizers:
             raise ValueError("DenseLocalizer needs at least one localisation net.")
         if top < 1:
             raise ValueError(f"`top` must be positive. Received: top={top}")
-        num_classes = classifier.output_shape[-1]
+        if not np.isfinite(threshold):
+            raise ValueError(f"The merge threshold must be finite. Received: threshold={threshold}")
+        counts = {net.name: net.output_shape[-1] for net in classifiers}
+        if len(set(counts.values())) != 1:
+            raise ValueError(f"Fused classifiers must have the same classes. Received: {counts}")
+        num_classes = classifiers[0].output_shape[-1]
         self.top = min(top, num_classes)
         self.threshold = float(threshold)
-        self.classifier_crop = crop_size(classifier)
-        self.classifier = Forward(fully_convolutional(classifier, logits=True), bucket=None)
         self.nets = []
         for net, scales in localizers:
             crop = crop_size(net)
@@ -154,14 +180,47 @@ class DenseLocalizer:
                 )
             )
         every = sorted({q for _, scales, _, _ in self.nets for q in scales})
-        self.classifier_scales = check_scales(classifier_scales or every, self.classifier_crop)
+        self.scorers = [
+            DenseScorer(net, scales=scales, flip=flip, bucket=bucket)
+            for net, scales in zip(
+                classifiers,
+                per_model(every if classifier_scales is None else classifier_scales,
+                          len(classifiers), "classifier_scales"),
+                strict=True,
+            )
+        ]  # fmt: skip
+
+    @property
+    def classifier_scales(self) -> list[tuple[int, ...]]:
+        """Each classifier's test scales Q."""
+        return [scorer.scales for scorer in self.scorers]
+
+    def classify(self, views: dict) -> tuple[np.ndarray, dict]:
+        """The fused posteriors of the image and the window posteriors per scale Q.
+
+        Args:
+            views: ``views[Q]``: the image rescaled to smallest side Q, for every
+                classifier scale.
+
+        Returns:
+            (posteriors (num_classes,), ``{Q: [(rows, cols, num_classes) maps]}``).
+        """
+        fused, maps = [], {}
+        for scorer in self.scorers:
+            per_scale = []
+            for q in scorer.scales:
+                posterior, window = scorer.posteriors_and_map(views[q])
+                per_scale.append(posterior)
+                maps.setdefault(q, []).append(window)
+            fused.append(np.mean(per_scale, axis=0))  # as DenseScorer.__call__
+        return np.mean(fused, axis=0), maps  # as `kvgg.evaluate.evaluate` fuses
 
     def __call__(self, image: np.ndarray) -> list[Guess]:
         """The top classes of one whole RGB image (H, W, 3), each with its merged box."""
-        views = {q: rescaled(image, q) for q in {*self.classifier_scales, *self._net_scales()}}
-        maps = {q: softmax(self.classifier(views[q][None])[0]) for q in views}
-        posterior = np.mean([maps[q].mean(axis=(0, 1)) for q in self.classifier_scales], axis=0)
-        classes = np.argsort(-posterior)[: self.top]
+        scales = {q for scorer in self.scorers for q in scorer.scales} | self._net_scales()
+        views = {q: rescaled(image, q) for q in scales}
+        posterior, maps = self.classify(views)
+        classes = np.argsort(-posterior, kind="stable")[: self.top]
         corners = {int(c): [] for c in classes}
         ratings = {int(c): [] for c in classes}
         for forward, scales, crop, per_class in self.nets:
@@ -171,11 +230,11 @@ class DenseLocalizer:
                 rows, cols = box_map.shape[:2]
                 boxes = box_map.reshape(rows, cols, -1, 4).astype(np.float64)
                 window = self._window_corners(rows, cols)
-                scores = self._window_scores(maps[q], rows, cols, posterior)
+                scores = self._window_scores(maps.get(q, []), rows, cols, posterior)
+                size = np.array([view.shape[1], view.shape[0]] * 2, np.float64)
                 for c in classes:
                     frame = boxes[:, :, c if per_class else 0]
                     pixels = frame_to_corners(frame, crop, crop) + window
-                    size = np.array([view.shape[1], view.shape[0]] * 2, np.float64)
                     corners[int(c)].append((pixels / size).reshape(-1, 4))
                     ratings[int(c)].append(scores[:, :, c].reshape(-1))
         height, width = image.shape[:2]
@@ -204,9 +263,11 @@ class DenseLocalizer:
         return np.stack([grid_left, grid_top, grid_left, grid_top], axis=-1).astype(np.float64)
 
     @staticmethod
-    def _window_scores(score_map, rows, cols, posterior):
-        """(rows, cols, classes): the classifier's posterior at each window, where its map
-        matches the localisation net's; else the image's posterior everywhere."""
-        if score_map.shape[:2] == (rows, cols):
-            return score_map
+    def _window_scores(score_maps, rows, cols, posterior):
+        """(rows, cols, classes): the classifiers' posteriors at each window, averaged over
+        the classifiers whose windows at this scale match the localisation net's; else the
+        image's posterior everywhere."""
+        matching = [m for m in score_maps if m.shape[:2] == (rows, cols)]
+        if matching:
+            return np.mean(matching, axis=0)
         return np.broadcast_to(posterior, (rows, cols, len(posterior)))

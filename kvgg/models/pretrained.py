@@ -144,6 +144,8 @@ def load_weights(model: keras.Model, weights, *, caffe: bool | None = None) -> k
             "layer; a keras.applications model's weights import with "
             "`kvgg weights import --from keras --file`, a kvgg model's with the same `preprocess`."
         )
+    if layout != "keras.applications":
+        _check_same_blocks(model, by_name, path)
     for name in weighted_layer_names(model):
         if name not in by_name:
             raise ValueError(
@@ -152,6 +154,26 @@ def load_weights(model: keras.Model, weights, *, caffe: bool | None = None) -> k
             )
         assign(model.get_layer(name), by_name[name], f"{path} layer {name!r}")
     return model
+
+
+def _check_same_blocks(model: keras.Model, by_name: dict, path: Path) -> None:
+    """A kvgg file lists all its layers: one in its convolutional blocks that the built model
+    lacks (B's file loaded into A, an LRN layer) means another configuration, refused rather
+    than dropped. A full file still fills a headless model (its head layers are not blocks)."""
+    built = {layer.name for layer in model.layers}
+    extra = sorted(
+        (name for name in by_name if name.startswith("block") and name not in built),
+        key=lambda name: (
+            int(name[5:].split("_")[0]) if name[5:].split("_")[0].isdigit() else 0,
+            name,
+        ),
+    )
+    if extra:
+        raise ValueError(
+            f"{path}: the file's layer {extra[0]!r} is not in the built model; the file holds "
+            "another configuration (its weights must match the architecture: build the "
+            "configuration it was saved from)."
+        )
 
 
 def _read_weights(path: Path) -> tuple[dict[str, list[np.ndarray]], str]:

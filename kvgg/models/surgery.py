@@ -6,6 +6,7 @@ weights, in `kvgg.train.initial_weights`.
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from pathlib import Path
 
 import keras
@@ -83,7 +84,8 @@ def fully_convolutional(
             dtype=dense.dtype_policy,
             name=dense.name,
         )
-        x = conv(x)
+        with _zeros_at_build(conv):
+            x = conv(x)
         conv.set_weights([kernel.reshape(*size, -1, dense.units), bias])
         if dense.name == until:
             break
@@ -142,11 +144,28 @@ def _copy_layer(layer):
     weights = layer.get_weights()
 
     def apply(x):
-        y = copy(x)
+        with _zeros_at_build(copy):
+            y = copy(x)
         copy.set_weights(weights)
         return y
 
     return apply if weights else copy
+
+
+@contextmanager
+def _zeros_at_build(layer):
+    """Build ``layer`` with zeros for weights that are set right after: its own random
+    initializers would draw a number per weight for nothing (seconds for a full VGG's
+    FC-1 as a 7x7 convolution). Its configuration keeps its initializers."""
+    own = {name: value for name, value in vars(layer).items() if name.endswith("_initializer")}
+    for name, value in own.items():
+        if value is not None:
+            setattr(layer, name, keras.initializers.Zeros())
+    try:
+        yield
+    finally:
+        for name, value in own.items():
+            setattr(layer, name, value)
 
 
 def fully_convolutional_file(
@@ -176,6 +195,7 @@ def fully_convolutional_file(
     from kvgg import io
 
     source = io.resolve_model_file(source)
+    io.check_outputs([destination], [source])
     model = io.load_model(source)
     fcn = fully_convolutional(model, until=until)
     info = io.read_info(source)

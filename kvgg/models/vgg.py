@@ -92,6 +92,11 @@ def build(
         (None, 10)
     """
     cfg = get_config(config)
+    if weights is not None and not isinstance(weights, str | os.PathLike):
+        raise TypeError(
+            "`weights` must be None, 'imagenet' or the path of a .keras / .weights.h5 file. "
+            f"Received: weights={weights!r}"
+        )
     input_shape = _check_arguments(
         input_shape=input_shape,
         include_top=include_top,

@@ -1,4 +1,4 @@
-"""Training: recipes, the paper's SGD schedule, distribution, resumable run directories."""
+"""Training: recipes, tasks, the paper's SGD schedule, distribution, resumable run directories."""
 
 from kvgg.train.config import (
     DataConfig,
@@ -7,14 +7,15 @@ from kvgg.train.config import (
     RunConfig,
     ScheduleConfig,
     TrainRecipe,
-    load_train_recipe,
 )
 from kvgg.train.distribute import Replication, replicate
-from kvgg.train.fit import FitResult, TrainingDiverged, fit
+from kvgg.train.fit import FitResult, TrainingDiverged, build_model, fit
 from kvgg.train.initial_weights import init_from, warm_start
 from kvgg.train.plot import plot_run
+from kvgg.train.recipes import load_train_recipe
 from kvgg.train.run_dir import RunDirectory, read_history
 from kvgg.train.schedule import PlateauSchedule, PlateauState
+from kvgg.train.task import Task
 
 __all__ = [
     "DataConfig",
@@ -27,8 +28,10 @@ __all__ = [
     "RunConfig",
     "RunDirectory",
     "ScheduleConfig",
+    "Task",
     "TrainRecipe",
     "TrainingDiverged",
+    "build_model",
     "fit",
     "init_from",
     "load_train_recipe",

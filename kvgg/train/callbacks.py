@@ -108,8 +108,10 @@ def divergence(logs: dict | None, model: keras.Model) -> str | None:
 class RunRecorder(keras.callbacks.Callback):
     """After each good epoch: history.csv, last.keras (with resume state), model.keras (best).
 
-    ``model.keras`` computes in float32 whatever the training precision; ``last.keras``
-    keeps the training model (its precision and optimiser state) for resuming.
+    ``model.keras`` is the best epoch by the task's monitored metric, computing in float32
+    whatever the training precision, with the task's stock compile state (or none), so a
+    bare ``keras.saving.load_model`` loads it; ``last.keras`` keeps the training model
+    (its precision, loss and optimiser state) for resuming.
 
     Epochs that diverged (see `NanGuard`) are not recorded, so the last good checkpoint
     stays.
@@ -121,11 +123,26 @@ class RunRecorder(keras.callbacks.Callback):
         class_names: stored inside the model files.
         info: extra metadata for the model files (recipe, configuration, ...).
         epochs: total epochs, for the summary line.
+        task: the `kvgg.train.task.Task` trained (its metrics and monitored metric).
+        saved_objective: makes ``model.keras``'s compile arguments; None: no compile state.
         write: False on the non-chief workers of a multi-worker run.
         echo: prints the one-line summary of each epoch.
     """
 
-    def __init__(self, run, schedule, history, class_names, info, epochs, write=True, echo=print):
+    def __init__(
+        self,
+        run,
+        schedule,
+        history,
+        class_names,
+        info,
+        epochs,
+        *,
+        task,
+        saved_objective=None,
+        write=True,
+        echo=print,
+    ):
         super().__init__()
         self.run = run
         self.schedule = schedule
@@ -133,6 +150,8 @@ class RunRecorder(keras.callbacks.Callback):
         self.class_names = class_names
         self.info = info
         self.epochs = epochs
+        self.task = task
+        self.saved_objective = saved_objective
         self.write = write
         self.echo = echo
         self.started = 0.0
@@ -147,7 +166,7 @@ class RunRecorder(keras.callbacks.Callback):
         row = {"epoch": epoch + 1, **logs, "seconds": round(time.perf_counter() - self.started, 2)}
         self.history.append(row)
         improved = self.schedule.improved
-        self.echo(_summary(row, self.epochs, improved))
+        self.echo(summary_line(row, self.epochs, self.task.metrics, improved))
         if not self.write:
             return
         state = {
@@ -156,11 +175,12 @@ class RunRecorder(keras.callbacks.Callback):
             "history": self.history,
         }
         if improved:
+            monitor = self.task.monitor
             self.run.save(
-                float32_copy(self.model),  # predicts in float32 wherever it is loaded
+                inference_copy(self.model, self.saved_objective),
                 self.run.best,
                 class_names=self.class_names,
-                info={**self.info, "epoch": epoch + 1, "val_top1": logs.get("val_top1")},
+                info={**self.info, "epoch": epoch + 1, "best": {monitor: logs.get(monitor)}},
             )
         self.run.save(
             self.model,
@@ -171,20 +191,49 @@ class RunRecorder(keras.callbacks.Callback):
         self.run.write_history(self.history)
 
 
-def _summary(row: dict, epochs: int, improved: bool) -> str:
+def inference_copy(model: keras.Model, objective=None) -> keras.Model:
+    """What ``model.keras`` holds: ``model`` computing in float32 (the training model is
+    left as it is), compiled with ``objective()`` (stock Keras objects) or not at all.
+
+    Example:
+        >>> import kvgg
+        >>> net = kvgg.build("A", width=1 / 16, num_classes=3, input_shape=(32, 32, 3))
+        >>> net.compile(optimizer="sgd", loss="mse")
+        >>> copy = inference_copy(net)
+        >>> copy is not net, copy.compiled, net.compiled
+        (True, False, True)
+    """
+    computing = float32_copy(model)  # the model itself when it computes in float32
+    # A new functional model over the same layers: no compile state of the training run.
+    copy = keras.Model(computing.inputs, computing.outputs, name=computing.name)
+    if objective is not None:
+        copy.compile(**objective())
+    return copy
+
+
+def summary_line(row: dict, epochs: int, metrics, improved: bool = False) -> str:
+    """The one line printed after an epoch: loss and the task's metrics, train and
+    validation, then the learning rate and the time.
+
+    Args:
+        row: the epoch's history row.
+        epochs: total epochs.
+        metrics: the task's ``(log key, label)`` pairs.
+        improved: the epoch is the best so far (it is saved as model.keras).
+
+    Example:
+        >>> row = {"epoch": 2, "loss": 0.5, "top1": 0.8, "val_loss": 0.6, "val_top1": 0.75,
+        ...        "lr": 0.01, "seconds": 3.2}
+        >>> print(summary_line(row, 10, [("top1", "top-1")], improved=True))
+        epoch   2/10  loss 0.5000  top-1 80.00%  | val loss 0.6000  top-1 75.00%
+        | lr 1e-02  3s  *best
+    """
     parts = [f"epoch {row['epoch']:>3}/{epochs}", f"loss {row['loss']:.4f}"]
-    if "top1" in row:
-        parts.append(f"top-1 {row['top1']:6.2%}  top-5 {row.get('top5', math.nan):6.2%}")
-    if "box_accuracy" in row:  # a localisation run: boxes with IoU > 0.5
-        parts.append(f"box accuracy {row['box_accuracy']:6.2%}")
-    if "val_box_accuracy" in row:
-        parts.append(
-            f"| val loss {row['val_loss']:.4f}  box accuracy {row['val_box_accuracy']:6.2%}"
-        )
-    elif "val_loss" in row:
-        parts.append(
-            f"| val loss {row['val_loss']:.4f}  top-1 {row['val_top1']:6.2%}  "
-            f"top-5 {row.get('val_top5', math.nan):6.2%}"
-        )
+    parts += [f"{label} {row[key]:6.2%}" for key, label in metrics if key in row]
+    if "val_loss" in row:
+        parts.append(f"| val loss {row['val_loss']:.4f}")
+        parts += [
+            f"{label} {row['val_' + key]:6.2%}" for key, label in metrics if "val_" + key in row
+        ]
     parts.append(f"| lr {row.get('lr', math.nan):.0e}  {row['seconds']:.0f}s")
     return "  ".join(parts) + ("  *best" if improved else "")

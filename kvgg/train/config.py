@@ -1,19 +1,17 @@
 """The training recipe: typed sections (model, data, optimizer, schedule, run) read from YAML.
 
 Every field has the paper's value as its default where the paper gives one (Sec. 3.1), so
-a recipe file only states what differs. `load_train_recipe` reads a file with `kvgg.recipe.load`.
+a recipe file only states what differs. `kvgg.train.recipes.load_train_recipe` reads a file.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Literal
 
-from kvgg.localize.training import LocalizationConfig
 from kvgg.models.configs import INPUT_SIZE, STRIDE
-from kvgg.recipe import ExistingPath, Invalid, load
+from kvgg.precision import Precision
+from kvgg.recipe import DataSource, ExistingPath, Invalid
 
 
 @dataclass
@@ -113,8 +111,8 @@ class DataConfig:
             (saves the disk reads; datasets that fit in memory).
     """
 
-    train: dict[str, Any] | str = "digits"
-    val: dict[str, Any] | str = "digits:test"
+    train: DataSource = "digits"
+    val: DataSource = "digits:test"
     scale: int | tuple[int, int] = 256
     crop: int = INPUT_SIZE
     flip: bool = True
@@ -231,7 +229,7 @@ class RunConfig:
     seed: int = 0
     distribute: Literal["auto", "none", "mirrored", "multi_worker"] = "auto"
     jit_compile: bool | Literal["auto"] = "auto"
-    precision: Literal["float32", "mixed_bfloat16", "mixed_float16"] = "float32"
+    precision: Precision = "float32"
     steps_per_epoch: int | None = None
     val_steps: int | None = None
 
@@ -253,8 +251,6 @@ class TrainRecipe:
         optimizer: `OptimizerConfig`.
         schedule: `ScheduleConfig`.
         run: `RunConfig`.
-        localization: `kvgg.localize.training.LocalizationConfig`: present, the run
-            trains a localisation net (paper Appendix A) instead of a classifier.
         smoke: dotted overrides (``model.width: 0.0625``) that turn the recipe into a
             tiny local run (``kvgg fit RECIPE --smoke``), used by the tests.
     """
@@ -265,40 +261,9 @@ class TrainRecipe:
     optimizer: OptimizerConfig = field(default_factory=OptimizerConfig)
     schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
     run: RunConfig = field(default_factory=RunConfig)
-    localization: LocalizationConfig | None = None
     smoke: dict[str, Any] = field(default_factory=dict)
 
     @property
     def run_dir(self) -> str:
         """The run directory: ``run.dir``, else ``runs/<name>``."""
         return self.run.dir or f"runs/{self.name}"
-
-
-def load_train_recipe(
-    path: str | Path,
-    overrides: Sequence[str] = (),
-    *,
-    smoke: bool = False,
-    check_paths: bool = True,
-) -> TrainRecipe:
-    """Read a training recipe, with ``--set`` overrides and optionally its smoke setting.
-
-    Args:
-        path: the YAML file.
-        overrides: ``["optimizer.lr=0.001", ...]``, applied last.
-        smoke: apply the recipe's ``smoke`` overrides first (a tiny local run).
-        check_paths: check that the files the recipe names exist.
-
-    Example:
-        >>> recipe = load_train_recipe("recipes/quickstart.yaml", ["schedule.epochs=1"])
-        >>> recipe.model.config
-        'A'
-    """
-    recipe = load(path, TrainRecipe, overrides, check_paths=check_paths and not smoke)
-    if smoke and not recipe.smoke:
-        raise ValueError(f"{path} has no smoke section, so it cannot run with --smoke.")
-    if recipe.smoke:  # checked even without --smoke: a typo there fails when it is used
-        merged = [(key, value) for key, value in recipe.smoke.items()]
-        smoked = load(path, TrainRecipe, [*merged, *overrides], check_paths=check_paths and smoke)
-        recipe = smoked if smoke else recipe
-    return recipe

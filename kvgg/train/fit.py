@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,13 +12,14 @@ import keras
 
 from kvgg import precision
 from kvgg.io import load_model, read_info
-from kvgg.localize import training as localization
 from kvgg.recipe import to_dict
 from kvgg.train import distribute
 from kvgg.train.callbacks import NanGuard, ProgressBar, RunRecorder
-from kvgg.train.config import TrainRecipe, load_train_recipe
+from kvgg.train.config import TrainRecipe
+from kvgg.train.recipes import load_train_recipe, task_for_recipe
 from kvgg.train.run_dir import RunDirectory, environment
 from kvgg.train.schedule import PlateauSchedule, PlateauState
+from kvgg.train.task import Task
 
 
 class TrainingDiverged(ValueError):
@@ -31,8 +33,9 @@ class FitResult:
     Args:
         run_dir: the run directory.
         epochs: epochs completed in all (across resumes).
-        best_val_top1: best validation top-1 accuracy (the epoch saved as model.keras); for
-            a localisation run, the best validation box accuracy.
+        monitor: the validation metric that picked ``model.keras`` (the task's: e.g.
+            ``"val_top1"``, ``"val_box_accuracy"``).
+        best: its best value (the epoch saved as model.keras); NaN before any epoch.
         stop_reason: ``"epochs"`` (max epochs reached) or ``"plateau"`` (the schedule's
             last plateau).
         history: one dict per epoch, as in history.csv.
@@ -43,7 +46,8 @@ class FitResult:
 
     run_dir: Path
     epochs: int
-    best_val_top1: float
+    monitor: str
+    best: float
     stop_reason: str
     history: list[dict]
     replicas: int = 1
@@ -53,6 +57,7 @@ class FitResult:
 def fit(
     recipe: TrainRecipe | str | Path,
     *,
+    task: Task | None = None,
     overrides: Sequence[str] = (),
     smoke: bool = False,
     run_dir: str | Path | None = None,
@@ -66,12 +71,15 @@ def fit(
 
     Before anything is written, the recipe, its data sources and its initial weights are
     checked, so a bad input leaves no run directory behind. Each completed epoch updates
-    ``last.keras`` (weights, optimiser and schedule state), ``model.keras`` (best
-    validation top-1) and ``history.csv`` atomically. A NaN loss stops the run with
+    ``last.keras`` (weights, optimiser and schedule state), ``model.keras`` (the best
+    epoch by the task's monitored metric, in float32, loadable by a bare
+    ``keras.saving.load_model``) and ``history.csv`` atomically. A NaN loss stops the run with
     `TrainingDiverged`; the files of the last good epoch stay as they were.
 
     Args:
-        recipe: a `TrainRecipe` or the path of a YAML recipe.
+        recipe: a `TrainRecipe` (or a task's recipe type) or the path of a YAML recipe.
+        task: the `kvgg.train.task.Task` to train; default: the one installed for the
+            recipe (classification, or localisation for a ``localization:`` section).
         overrides: ``["optimizer.lr=0.001", ...]`` applied to a recipe file.
         smoke: apply the recipe's ``smoke`` overrides (a tiny local run).
         run_dir: overrides the recipe's run directory.
@@ -89,44 +97,43 @@ def fit(
         ...                 "schedule": {"epochs": 1},  # a smoke run: 2 steps, 1 val batch
         ...                 "run": {"steps_per_epoch": 2, "val_steps": 1}}, TrainRecipe)
         >>> result = fit(recipe, run_dir=tempfile.mkdtemp(), echo=lambda line: None)
-        >>> result.epochs, result.stop_reason, (result.run_dir / "model.keras").is_file()
-        (1, 'epochs', True)
+        >>> result.epochs, result.monitor, (result.run_dir / "model.keras").is_file()
+        (1, 'val_top1', True)
     """
-    explicit = None  # a TrainRecipe built in code: every setting is meant
-    if not isinstance(recipe, TrainRecipe):
-        recipe = load_train_recipe(recipe, overrides, smoke=smoke)
+    explicit = None  # a recipe built in code: every setting is meant
+    recipe_file = recipe if isinstance(recipe, str | Path) else None
+    if isinstance(recipe, str | Path):
+        recipe = load_train_recipe(recipe, overrides, smoke=smoke, task=task)
         explicit = {item.split("=", 1)[0].strip() for item in overrides}
     elif overrides or smoke:
         raise ValueError("`overrides` and `smoke` apply to recipe files, not to a TrainRecipe.")
+    task = task or task_for_recipe(recipe)
+    task.check_recipe(recipe)
     run = RunDirectory(run_dir or recipe.run_dir)
+    run.check_outputs([recipe_file, recipe.model.init_from, recipe.data.color_stats])
     run.check_same_experiment(recipe, explicit)
     saved = run.resume_state()
     if saved and (saved["schedule"]["finished"] or saved["epoch"] >= recipe.schedule.epochs):
-        echo(f"{run.path} already finished after {saved['epoch']} epochs; nothing to do.")
-        return _result(run, saved["history"], saved["schedule"], 1)
+        echo(f"{run.path} already finished after {_epochs(saved['epoch'])}; nothing to do.")
+        return _result(run, task, saved["history"], saved["schedule"], 1)
 
     replication = distribute.replicate(recipe.run.distribute)
     keras.utils.set_random_seed(recipe.run.seed)
-    train_source, val_source = _open_sources(recipe)
+    train_source, val_source = task.open_sources(recipe)
     stats = _color_stats(recipe.data.color_stats)
-    train_data, val_data, steps = _datasets(recipe, train_source, val_source, stats, replication)
+    train_data, val_data, steps = _datasets(
+        recipe, task, train_source, val_source, stats, replication
+    )
 
     jit_compile = precision.resolve_jit_compile(recipe.run.jit_compile)
     with replication.scope():
         with precision.dtype_policy(recipe.run.precision):
-            model = _build(recipe, train_source.num_classes, stats)
+            model = task.build(recipe, build_model(recipe, train_source.num_classes, stats))
         if saved is None:
             _initialise(model, recipe, echo)
         model.compile(
-            optimizer=precision.training_optimizer(
-                keras.optimizers.SGD(
-                    learning_rate=recipe.optimizer.lr,
-                    momentum=recipe.optimizer.momentum,
-                    nesterov=recipe.optimizer.nesterov,
-                ),
-                recipe.run.precision,
-            ),
-            **_objective(recipe),
+            optimizer=precision.training_optimizer(_sgd(recipe), recipe.run.precision),
+            **task.objective(recipe),
             jit_compile=jit_compile,
         )
         # Creating the optimiser's variables now, not inside the first traced train step,
@@ -139,48 +146,51 @@ def fit(
         recipe.schedule,
         initial_lr=recipe.optimizer.lr,
         state=_resumed_schedule(run, recipe, echo),
-        monitor=localization.MONITOR if recipe.localization else "val_top1",
+        monitor=task.monitor,
     )
     history = saved["history"] if saved else []
     initial_epoch = saved["epoch"] if saved else 0
     if replication.is_chief:
         run.start(recipe, environment(replication))
-    info = {"config": recipe.model.config, "recipe": to_dict(recipe), "scale": recipe.data.scale}
     recorder = RunRecorder(
         run,
         schedule,
         history,
         train_source.class_names,
-        info,
+        {"config": recipe.model.config, "recipe": to_dict(recipe), "scale": recipe.data.scale},
         recipe.schedule.epochs,
+        task=task,
+        saved_objective=_saved_objective(task, recipe),
         write=replication.is_chief,
         echo=echo,
     )
     guard = NanGuard()
+    callbacks = [guard, schedule, recorder, *_tensorboard(run, echo)]
+    callbacks.append(ProgressBar(steps, recipe.schedule.epochs))
     verb = "Resuming" if saved else "Training"
     echo(
-        f"{verb} {recipe.name} ({model.name}, {model.count_params():,} parameters) in {run.path}: "
-        f"{len(train_source)} training images, {len(val_source)} validation, {steps} steps of "
-        f"{recipe.optimizer.batch_size} per epoch{_compute(recipe.run.precision, jit_compile)}, "
-        f"{replication.description}" + (f", from epoch {initial_epoch + 1}" if saved else "")
+        f"{verb} {recipe.name} ({task.name}, {model.name}, {model.count_params():,} parameters) "
+        f"in {run.path}: {len(train_source)} training images, {len(val_source)} validation, "
+        f"{steps} steps of {recipe.optimizer.batch_size} per epoch"
+        f"{_compute(recipe.run.precision, jit_compile)}, {replication.description}"
+        + (f", from epoch {initial_epoch + 1}" if saved else "")
     )
-    model.fit(
-        train_data,
-        epochs=recipe.schedule.epochs,
-        initial_epoch=initial_epoch,
-        steps_per_epoch=steps,
-        validation_data=val_data,
-        validation_steps=recipe.run.val_steps,
-        callbacks=[
-            guard,
-            schedule,
-            recorder,
-            *_tensorboard(run, echo),
-            ProgressBar(steps, recipe.schedule.epochs),
-        ],
-        shuffle=False,  # the dataset shuffles itself
-        verbose=0,
-    )
+    with warnings.catch_warnings():
+        # The validation data end when read (undecodable images dropped, so their length
+        # is unknown beforehand); Keras warns that they "ran out". The training data
+        # repeat forever, so no real shortage hides behind this.
+        warnings.filterwarnings("ignore", message="Your input ran out of data")
+        model.fit(
+            train_data,
+            epochs=recipe.schedule.epochs,
+            initial_epoch=initial_epoch,
+            steps_per_epoch=steps,
+            validation_data=val_data,
+            validation_steps=recipe.run.val_steps,
+            callbacks=callbacks,
+            shuffle=False,  # the dataset shuffles itself
+            verbose=0,
+        )
     if guard.reason is not None:
         epochs = len(recorder.history)
         kept = f"epoch {epochs} in {run.last}" if run.last.is_file() else "none was written"
@@ -189,14 +199,38 @@ def fit(
             f"intact. Lower optimizer.lr (now {recipe.optimizer.lr}) or check the data."
         )
     result = _result(
-        run, recorder.history, schedule.state.to_dict(), replication.num_replicas, model
+        run, task, recorder.history, schedule.state.to_dict(), replication.num_replicas, model
     )
+    why = "the schedule's last plateau" if result.stop_reason == "plateau" else "schedule.epochs"
     echo(
-        f"Done after {result.epochs} epochs ({result.stop_reason}); best validation "
-        f"{'box accuracy' if recipe.localization else 'top-1'} {result.best_val_top1:.2%}"
+        f"Done after {_epochs(result.epochs)} ({why}); best {task.monitor_label} "
+        f"{result.best:.2%}"
         + (f", saved in {run.best}" if run.best.is_file() else "; no model.keras was saved")
     )
     return result
+
+
+def _epochs(count: int) -> str:
+    """ "1 epoch", "15 epochs"."""
+    return f"{count} epoch{'' if count == 1 else 's'}"
+
+
+def _sgd(recipe) -> keras.optimizers.SGD:
+    """The paper's optimiser: SGD with momentum (weight decay is in the layers)."""
+    return keras.optimizers.SGD(
+        learning_rate=recipe.optimizer.lr,
+        momentum=recipe.optimizer.momentum,
+        nesterov=recipe.optimizer.nesterov,
+    )
+
+
+def _saved_objective(task, recipe):
+    """A maker of ``model.keras``'s compile arguments (a fresh optimiser each time), or
+    None when the task keeps no compile state there."""
+    objective = task.saved_objective(recipe)
+    if objective is None:
+        return None
+    return lambda: {"optimizer": _sgd(recipe), **task.saved_objective(recipe)}
 
 
 def _compute(run_precision: str, jit_compile: bool) -> str:
@@ -245,73 +279,18 @@ def _tensorboard(run, echo) -> list:
     return [keras.callbacks.TensorBoard(run.tensorboard, write_graph=False)]
 
 
-def _result(run, history, schedule_state, replicas, model=None) -> FitResult:
-    best = max(
-        (row.get("val_top1", row.get(localization.MONITOR, -math.inf)) for row in history),
-        default=math.nan,
-    )
+def _result(run, task, history, schedule_state, replicas, model=None) -> FitResult:
+    best = max((row[task.monitor] for row in history if task.monitor in row), default=math.nan)
     return FitResult(
         run_dir=run.path,
         epochs=len(history),
-        best_val_top1=best,
+        monitor=task.monitor,
+        best=best,
         stop_reason="plateau" if schedule_state["finished"] else "epochs",
         history=history,
         replicas=replicas,
         model=model,
     )
-
-
-def _objective(recipe) -> dict:
-    """The loss and metrics of ``model.compile``: the box loss for localisation runs."""
-    if recipe.localization:
-        loss, metrics = localization.objective()
-        return {"loss": loss, "weighted_metrics": metrics}  # crops without a box weigh 0
-    return {
-        "loss": keras.losses.SparseCategoricalCrossentropy(),
-        "metrics": [
-            keras.metrics.SparseCategoricalAccuracy(name="top1"),
-            keras.metrics.SparseTopKCategoricalAccuracy(k=5, name="top5"),
-        ],
-    }
-
-
-def _open_sources(recipe):
-    from kvgg.data import open_source
-
-    if recipe.localization:
-        return localization.open_sources(recipe)
-    sources = []
-    for key in ("train", "val"):
-        spec = getattr(recipe.data, key)
-        try:
-            source = open_source(spec)
-        except (ValueError, FileNotFoundError, NotADirectoryError) as error:
-            raise ValueError(f"data.{key}: {error} Received: data.{key}={spec!r}") from None
-        if source.labels.ndim != 1:
-            raise ValueError(
-                f"data.{key}: {source.name} is multi-label; kvgg fit trains single-label "
-                f"classifiers (use kvgg transfer for VOC). Received: data.{key}={spec!r}"
-            )
-        _check_decodable(source, f"data.{key}", spec)
-        sources.append(source)
-    train, val = sources
-    if train.class_names != val.class_names:
-        raise ValueError(
-            f"data.train and data.val have different classes ({train.num_classes} vs "
-            f"{val.num_classes}; first names {train.class_names[:3]} vs {val.class_names[:3]})."
-        )
-    return train, val
-
-
-def _check_decodable(source, key: str, spec) -> None:
-    """Refuse a source of which no image decodes: its repeated dataset would never yield
-    a batch, and training would wait forever."""
-    from kvgg.data.pipeline import require_decodable
-
-    try:
-        require_decodable(source)
-    except ValueError as error:
-        raise ValueError(f"{key}: {error} Received: {key}={spec!r}") from None
 
 
 def _color_stats(spec):
@@ -327,13 +306,12 @@ def _color_stats(spec):
         raise ValueError(f"data.color_stats: {error} Received: data.color_stats={spec!r}") from None
 
 
-def _datasets(recipe, train_source, val_source, stats, replication):
+def _datasets(recipe, task, train_source, val_source, stats, replication):
+    """(train batches, validation batches, steps per epoch): one path for every task."""
     import tensorflow as tf
 
     from kvgg.data import eval_dataset, train_dataset
 
-    if recipe.localization:
-        return localization.datasets(recipe, train_source, val_source, stats)
     data, batch = recipe.data, recipe.optimizer.batch_size
     workers, index = replication.num_workers, replication.worker_index
     # Several workers: each reads and decodes its own share of every epoch's files (not
@@ -357,8 +335,16 @@ def _datasets(recipe, train_source, val_source, stats, replication):
         cache=data.cache,
         repeat=True,
         shard=shard,
+        transform=task.train_transform(recipe, stats),
     )
-    val = eval_dataset(val_source, batch_size=batch, scale=data.eval_scale, crop=data.crop)
+    val = eval_dataset(
+        val_source,
+        batch_size=batch,
+        scale=data.eval_scale,
+        crop=data.crop,
+        transform=task.eval_transform(recipe),
+    )
+    train, val = task.batches(train), task.batches(val)
     if shard and keras.backend.backend() == "jax":
         val = val.rebatch(local_batch).shard(workers, index)  # as Keras would have
     elif shard:
@@ -376,12 +362,22 @@ def _auto_shard(policy):
     return options
 
 
-def _build(recipe, num_classes, stats):
+def build_model(recipe, num_classes: int, stats=None) -> keras.Model:
+    """The classifier of ``recipe.model``, the net every task starts from, as `fit`
+    builds it: the recipe's crop as input size, its FC width, dropout, initialiser and
+    weight decay, and the mean of the colour statistics ``stats`` inside.
+
+    Example:
+        >>> from kvgg.train import load_train_recipe
+        >>> recipe = load_train_recipe("recipes/quickstart.yaml")
+        >>> f"{build_model(recipe, num_classes=10).count_params():,}"
+        '678,506'
+    """
     import kvgg
 
     model = recipe.model
     extra = {"mean": [float(m) for m in stats.mean]} if stats is not None else {}
-    classifier = kvgg.build(
+    return kvgg.build(
         model.vgg_config,
         num_classes=num_classes,
         input_shape=(recipe.data.crop, recipe.data.crop, 3),
@@ -393,7 +389,6 @@ def _build(recipe, num_classes, stats):
         weight_decay=model.weight_decay,
         **extra,
     )
-    return localization.localizer(classifier, recipe) if recipe.localization else classifier
 
 
 def _initialise(model, recipe, echo):

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from kvgg.io import write_atomic
-from kvgg.train.run_dir import read_history
+from kvgg.io import check_outputs, write_atomic
+from kvgg.train.recipes import installed_tasks
+from kvgg.train.run_dir import history_columns, read_history
+
+_NOT_METRICS = ("epoch", "loss", "val_loss", "lr", "seconds")
 
 
 def plot_run(
     run_dir: str | Path, output: str | Path | None = None, *, title: str | None = None
 ) -> Path:
-    """Draw a run's history.csv: loss, top-1/top-5 accuracy (train and validation), lr.
+    """Draw a run's history.csv: loss, the task's metrics (train and validation), lr.
 
     Args:
         run_dir: a run directory written by `kvgg fit`.
@@ -34,6 +37,7 @@ def plot_run(
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    check_outputs([output], [Path(run_dir) / "history.csv"])
     rows = read_history(run_dir)
     if not rows:
         raise ValueError(f"{run_dir}/history.csv has no epochs yet; nothing to plot.")
@@ -41,15 +45,12 @@ def plot_run(
     figure, (loss_axes, accuracy_axes, lr_axes) = plt.subplots(1, 3, figsize=(15, 4))
     for key, label in (("loss", "train"), ("val_loss", "validation")):
         _line(loss_axes, epochs, rows, key, label)
-    for key, label in (
-        ("top1", "train top-1"),
-        ("top5", "train top-5"),
-        ("val_top1", "validation top-1"),
-        ("val_top5", "validation top-5"),
-        ("box_accuracy", "train box accuracy"),  # localisation runs
-        ("val_box_accuracy", "validation box accuracy"),
-    ):
-        _line(accuracy_axes, epochs, rows, key, label, style="--" if "top5" in key else "-")
+    metrics = [key for key in history_columns(rows) if key not in _NOT_METRICS]
+    labels = {key: label for task in installed_tasks() for key, label in task.metrics}
+    for key in metrics:  # the task's metrics: top-1/top-5, box accuracy, ...
+        name = key.removeprefix("val_")
+        label = f"{'validation' if key.startswith('val_') else 'train'} {labels.get(name, name)}"
+        _line(accuracy_axes, epochs, rows, key, label, style="--" if name == "top5" else "-")
     _line(lr_axes, epochs, rows, "lr", "learning rate")
     lr_axes.set_yscale("log")
     for axes, name in ((loss_axes, "loss"), (accuracy_axes, "accuracy"), (lr_axes, "lr")):

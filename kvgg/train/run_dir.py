@@ -3,9 +3,9 @@
 ```
 runs/<name>/
   recipe.yaml     the resolved recipe (after overrides)
-  model.keras     best epoch by validation top-1 accuracy (kvgg.io.save_model)
+  model.keras     best epoch by the task's monitored metric (kvgg.io.save_model)
   last.keras      last completed epoch, with optimiser state and the schedule's state
-  history.csv     one row per epoch: loss, top-1/top-5, validation, lr, seconds
+  history.csv     one row per epoch: loss and the task's metrics (train, validation), lr, seconds
   tensorboard/    TensorBoard logs
   env.json        versions, devices, replicas, command line
 ```
@@ -30,19 +30,6 @@ import keras
 from kvgg import io as kvgg_io
 from kvgg.recipe import to_dict, to_yaml
 
-HISTORY_COLUMNS = (
-    "epoch",
-    "loss",
-    "top1",
-    "top5",
-    "val_loss",
-    "val_top1",
-    "val_top5",
-    "box_accuracy",  # localisation runs
-    "val_box_accuracy",
-    "lr",
-    "seconds",
-)
 _COMPARED_SECTIONS = ("model", "data")  # never change within a run
 _FREE_SECTIONS = ("smoke",)  # may differ freely: how the recipe was made, not what it trains
 _FREE_KEYS = ("run.dir",)
@@ -70,10 +57,23 @@ class RunDirectory:
         self.env = self.path / "env.json"
         self.tensorboard = self.path / "tensorboard"
 
+    def check_outputs(self, inputs) -> None:
+        """Refuse a run whose files would overwrite one of its inputs (`kvgg.io.check_outputs`),
+        e.g. ``model.init_from`` pointing at this directory's ``model.keras``."""
+        files = (self.recipe, self.best, self.last, self.history, self.env)
+        kvgg_io.check_outputs(files, [path for path in inputs if isinstance(path, str | Path)])
+
     def resume_state(self) -> dict | None:
         """The state saved with the last completed epoch, or None for a fresh run."""
         if not self.last.is_file():
             return None
+        try:
+            kvgg_io.check_archive(self.last)
+        except ValueError as error:
+            raise ValueError(
+                f"{error} Resuming needs it intact: restore it from a copy, or start a new run "
+                "(--run-dir DIR)."
+            ) from None
         state = kvgg_io.read_info(self.last).get("train_state")
         if state is None:
             raise ValueError(f"{self.last} holds no kvgg training state; use a new run directory.")
@@ -155,7 +155,7 @@ class RunDirectory:
     def write_history(self, rows: list[dict]) -> None:
         """Rewrite history.csv from all epoch rows so far."""
         buffer = io.StringIO()
-        writer = csv.DictWriter(buffer, HISTORY_COLUMNS, extrasaction="ignore")
+        writer = csv.DictWriter(buffer, history_columns(rows), extrasaction="ignore")
         writer.writeheader()
         writer.writerows(rows)
         kvgg_io.write_text(self.history, buffer.getvalue())
@@ -163,6 +163,24 @@ class RunDirectory:
     def save(self, model, path, *, class_names, info: dict) -> None:
         """Save `model` atomically with kvgg metadata (class names, training state)."""
         kvgg_io.save_model(model, path, class_names=class_names, info=info)
+
+
+def history_columns(rows: list[dict]) -> list[str]:
+    """The columns of history.csv: epoch, loss, the task's metrics, then their validation
+    values, the learning rate and the seconds per epoch.
+
+    Example:
+        >>> history_columns([{"epoch": 1, "lr": 0.1, "val_top1": 0.3, "loss": 2.0,
+        ...                   "top1": 0.2, "val_loss": 2.1, "seconds": 4.0}])
+        ['epoch', 'loss', 'top1', 'val_loss', 'val_top1', 'lr', 'seconds']
+    """
+    keys = list(dict.fromkeys(key for row in rows for key in row))
+    first, last = ["epoch", "loss"], ["lr", "seconds"]
+    middle = [key for key in keys if key not in first + last]
+    train = [key for key in middle if not key.startswith("val_")]
+    val = [key for key in middle if key.startswith("val_") and key != "val_loss"]
+    val = ["val_loss"] * ("val_loss" in middle) + val
+    return [key for key in first if key in keys] + train + val + [k for k in last if k in keys]
 
 
 def _changed_settings(saved: dict, current: dict) -> dict[str, tuple]:

@@ -16,7 +16,7 @@ import numpy as np
 from kvgg.data.sources import caltech, voc
 from kvgg.data.voc_actions import REGIONS, voc_action
 from kvgg.evaluate.files import load_classifier
-from kvgg.io import write_text
+from kvgg.io import check_outputs, resolve_model_file, write_text
 from kvgg.recipe import to_dict, to_yaml
 from kvgg.transfer.actions import action_results, write_action_results, write_table_12
 from kvgg.transfer.features import default_cache_dir, extract_features, fuse
@@ -51,9 +51,13 @@ def run_transfer(
         >>> results = run_transfer("recipes/transfer/voc2007.yaml")  # doctest: +SKIP
         >>> results["rows"]["D"]["map_11point"]  # doctest: +SKIP
     """
+    recipe_file = None if isinstance(recipe, TransferRecipe) else recipe
     if not isinstance(recipe, TransferRecipe):
         recipe = load_transfer_recipe(recipe, overrides)
     out = Path(recipe.out_dir or Path("runs") / "transfer" / recipe.name)
+    written = [out / name for name in ("recipe.yaml", "results.json", "report.md", "report.json")]
+    models = [resolve_model_file(path) for path in recipe.models.values() if path]
+    check_outputs(written, [recipe_file, *models])
     write_text(out / "recipe.yaml", to_yaml(recipe))
     if recipe.data.dataset == "voc2012_action":
         rows, table = _run_voc_action(recipe, out, progress)
@@ -86,6 +90,7 @@ def _run_voc_action(recipe, out, progress):
         for region in REGIONS
     }
     train, test = sources["train_image"], sources["test_image"]
+    check_disjoint(train, test)
     rows = {}
     for label, feats in _features(recipe, sources, progress).items():
         settings = action_results(
@@ -111,6 +116,9 @@ def _run_voc(recipe, out, progress):
     if data.check_train:
         splits |= {"check_train": data.check_train, "check_test": data.check_test}
     sources = {role: voc(data.root, year, split) for role, split in splits.items()}
+    check_disjoint(sources["train"], sources["test"])
+    if data.check_train:
+        check_disjoint(sources["check_train"], sources["check_test"])
     features = _features(recipe, sources, progress)
     rows, table = {}, []
     for label, feats in features.items():
@@ -132,6 +140,37 @@ def _run_voc(recipe, out, progress):
         if entry:
             table.append(entry)
     return rows, table
+
+
+def check_disjoint(train, test) -> None:
+    """Refuse a training split and a test split that share a sample (a VOC image, or a
+    VOC-2012 action person): its score would be measured on what the SVMs learnt.
+
+    Args:
+        train, test: sources with ``image_ids`` (and ``person_indices`` for actions).
+
+    Raises:
+        ValueError: naming the first shared samples, their count and both splits.
+    """
+
+    def samples(source):
+        people = getattr(source, "person_indices", None)
+        ids = source.image_ids
+        return list(zip(ids, people, strict=True)) if people is not None else list(ids)
+
+    shared = set(samples(train)) & set(samples(test))
+    if not shared:
+        return
+    named = [
+        f"{item[0]} person {item[1]}" if isinstance(item, tuple) else str(item)
+        for item in sorted(shared)[:3]
+    ]
+    more = f" and {len(shared) - 3} more" if len(shared) > 3 else ""
+    raise ValueError(
+        f"{', '.join(named)}{more} are in both the training split ({train.name}) and the "
+        f"test split ({test.name}); a test score on training samples measures nothing: "
+        "give disjoint splits."
+    )
 
 
 def _voc_scores(recipe, source, train_features, test_features, row):

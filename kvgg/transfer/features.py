@@ -268,10 +268,13 @@ def extract_features_file(
         ['class_names', 'features', 'image_ids', 'labels', 'settings']
     """
     from kvgg.data import open_source
+    from kvgg.data.spec import source_files
     from kvgg.evaluate.files import load_classifier
     from kvgg.evaluate.scales import default_flip
+    from kvgg.io import check_outputs, resolve_model_file
 
     source = open_source(data)
+    check_outputs([out], [resolve_model_file(model_path), *source_files(source)])
     model, _, info = load_classifier(model_path)
     if flip is None:
         flip = default_flip(info)

@@ -8,9 +8,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from kvgg.recipe import ExistingPath, Invalid, load
+from kvgg.recipe import Check, ExistingPath, Invalid, load
 from kvgg.transfer.features import DEFAULT_BATCH_SIZE, DEFAULT_COMBINE, DEFAULT_SCALES
 from kvgg.transfer.svm import DEFAULT_C_VALUES
 
@@ -99,6 +99,14 @@ class SVMConfig:
             raise Invalid("c_values", "C must be positive")
 
 
+def _model_file(path) -> None:
+    if not Path(path).expanduser().exists():
+        raise ValueError("no such file or directory (leave a model out: --set models.KEY=null)")
+
+
+ModelFile = Annotated[str, Check(_model_file, files=True)]
+
+
 @dataclass
 class TransferRecipe:
     """A transfer experiment: models -> features -> linear SVMs -> Table 11 numbers.
@@ -106,7 +114,8 @@ class TransferRecipe:
     Attributes:
         name: the experiment's name (also the default output folder's).
         data: the benchmark (`TransferDataConfig`).
-        models: row label -> ``.keras`` classifier, e.g. ``{D: vgg16.keras, E: vgg19.keras}``.
+        models: row label -> ``.keras`` classifier, e.g. ``{D: vgg16.keras, E: vgg19.keras}``;
+            a label set to null (``--set models.E=null``) is left out, with its fusion row.
         fuse: labels of `models` whose descriptors are stacked into one more row
             (the paper's "D & E"); empty for none.
         features: descriptor settings (`FeatureConfig`).
@@ -116,13 +125,18 @@ class TransferRecipe:
 
     name: str
     data: TransferDataConfig
-    models: dict[str, ExistingPath]
+    models: dict[str, ModelFile | None]
     fuse: list[str] = field(default_factory=list)
     features: FeatureConfig = field(default_factory=FeatureConfig)
     svm: SVMConfig = field(default_factory=SVMConfig)
     out_dir: str | None = None
 
     def __post_init__(self):
+        left_out = {label for label, path in self.models.items() if path is None}
+        self.models = {label: path for label, path in self.models.items() if path is not None}
+        if left_out:  # fusion of what is left, if two or more are
+            fused = [label for label in self.fuse if label not in left_out]
+            self.fuse = fused if len(fused) > 1 else []
         if not self.models:
             raise Invalid("models", "needs at least one model file")
         unknown = [label for label in self.fuse if label not in self.models]

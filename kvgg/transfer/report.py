@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from kvgg.evaluate.paper_numbers import TABLE11, TABLE11_METRICS
 from kvgg.io import write_text
 
 DATASETS = {
@@ -14,34 +15,8 @@ DATASETS = {
     "caltech256": "Caltech-256",
 }
 
-# Table 11 of the paper: (value %, std over splits %) per features and dataset.
-PAPER_TABLE_11 = {
-    "D": {
-        "voc2007": (89.3, None),
-        "voc2012": (89.0, None),
-        "caltech101": (91.8, 1.0),
-        "caltech256": (85.0, 0.2),
-    },
-    "E": {
-        "voc2007": (89.3, None),
-        "voc2012": (89.0, None),
-        "caltech101": (92.3, 0.5),
-        "caltech256": (85.1, 0.3),
-    },
-    "D & E": {
-        "voc2007": (89.7, None),
-        "voc2012": (89.3, None),
-        "caltech101": (92.7, 0.5),
-        "caltech256": (86.2, 0.3),
-    },
-}
-
-PAPER_METRICS = {
-    "voc2007": "mAP on test, VOC2007 11-point AP",
-    "voc2012": "mAP on test, scored by the evaluation server (area AP)",
-    "caltech101": "mean class recall, mean +- std over 3 splits (30 train / up to 50 test)",
-    "caltech256": "mean class recall, mean +- std over 3 splits (60 train / rest test)",
-}
+PAPER_TABLE_11 = TABLE11  # (value %, std over splits %) per features and dataset
+PAPER_METRICS = TABLE11_METRICS
 
 
 def table_11(results: list[dict]) -> dict:

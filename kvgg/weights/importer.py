@@ -7,7 +7,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from kvgg.io import imagenet_class_names, save_model
+from kvgg.io import check_outputs, imagenet_class_names, save_model
 from kvgg.models import get_config
 
 SOURCES = ("keras", "torchvision")
@@ -45,6 +45,7 @@ def import_weights(
     out = Path(out)
     if out.suffix != ".keras":
         raise ValueError(f"Model files must end in .keras. Received: out={str(out)!r}")
+    check_outputs([out], [file])
     if source == "keras":
         from kvgg.weights.keras_applications import from_keras_applications
 

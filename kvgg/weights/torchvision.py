@@ -9,6 +9,7 @@ written out by hand.
 
 from __future__ import annotations
 
+import pickle
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -166,9 +167,16 @@ def read_state_dict(path) -> dict[str, np.ndarray]:
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:  # torch raises many types for foreign or pickled files.
+        if isinstance(error, pickle.UnpicklingError) and "Weights only load failed" in str(error):
+            reason = (
+                "it holds pickled Python objects (a whole nn.Module saved with "
+                "torch.save(model)?), which are not loaded: they could run any code"
+            )
+        else:  # torch's own text, first line only (some run to a page)
+            reason = (str(error).strip().splitlines() or [type(error).__name__])[0][:200]
         raise ValueError(
             f"{str(path)!r} is not a readable torch state dict "
-            f"(save one with torch.save(model.state_dict(), path)): {error}"
+            f"(save one with torch.save(model.state_dict(), path)): {reason}"
         ) from error
     if not isinstance(state, dict) or not all(torch.is_tensor(v) for v in state.values()):
         raise ValueError(

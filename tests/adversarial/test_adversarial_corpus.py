@@ -40,7 +40,7 @@ def test_every_hostile_recipe_is_accepted_or_a_clean_error(tmp_path):
 
 @pytest.mark.slow
 def test_a_10_mb_recipe_loads(tmp_path):
-    from kvgg.train.config import load_train_recipe
+    from kvgg.train import load_train_recipe
 
     path = corpus.write_big_recipe(tmp_path / "big.yaml", megabytes=10)
     recipe = load_train_recipe(path, check_paths=False)

@@ -121,11 +121,14 @@ class _Schedule:
 
 def test_nan_validation_loss_is_never_saved_as_best_or_last():
     from kvgg.train.callbacks import NanGuard, RunRecorder
+    from kvgg.train.classification import CLASSIFICATION
 
     model = tiny_model()
     guard = NanGuard()
     run = _FakeRun()
-    recorder = RunRecorder(run, _Schedule(), [], list("abcde"), {}, 3, echo=lambda _: None)
+    recorder = RunRecorder(
+        run, _Schedule(), [], list("abcde"), {}, 3, task=CLASSIFICATION, echo=lambda _: None
+    )
     for callback in (guard, recorder):
         callback.set_model(model)
         callback.on_epoch_begin(0)
@@ -139,12 +142,15 @@ def test_nan_validation_loss_is_never_saved_as_best_or_last():
 
 def test_nan_weights_end_the_run_without_a_checkpoint():
     from kvgg.train.callbacks import NanGuard, RunRecorder
+    from kvgg.train.classification import CLASSIFICATION
 
     model = tiny_model()
     kernel, bias = model.get_layer("fc1").get_weights()
     model.get_layer("fc1").set_weights([kernel, np.full_like(bias, np.inf)])
     guard, run = NanGuard(), _FakeRun()
-    recorder = RunRecorder(run, _Schedule(), [], list("abcde"), {}, 3, echo=lambda _: None)
+    recorder = RunRecorder(
+        run, _Schedule(), [], list("abcde"), {}, 3, task=CLASSIFICATION, echo=lambda _: None
+    )
     for callback in (guard, recorder):
         callback.set_model(model)
         callback.on_epoch_begin(1)

@@ -85,11 +85,13 @@ def test_cli_fuzzer_covers_every_command(files):
     assert every <= covered, every - covered
 
 
-def test_cli_fuzzer_fast(files):
+def test_cli_fuzzer_fast(files, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # a case without -o writes its pictures to the working directory
     cases = fuzz.cli_cases(files)
     _run_cli(random.Random(0).sample(cases, FAST_CLI_CASES), "CLI fuzzer (sample)")
 
 
 @pytest.mark.slow
-def test_cli_fuzzer_every_option(files):
+def test_cli_fuzzer_every_option(files, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # a case without -o writes its pictures to the working directory
     _run_cli(fuzz.cli_cases(files), "CLI fuzzer")

@@ -26,7 +26,8 @@ path and the sequential Python baseline, interleaved ABBA, medians.
 
 Part 4: the first call. `kvgg localize` of one 500x375 photo with those nets (VGG16 of
 ``--width``, 10 classes) in a fresh process, first with empty numba and matplotlib caches
-(a fresh install) then warm, alternating, medians, beside `python -c "import keras"`
+(a fresh install) and warm (on caches an earlier first call filled), in ABBA order,
+medians, beside `python -c "import keras"`
 (the floor: every `kvgg` command that runs a net imports Keras and TensorFlow); and where
 a warm call's time goes: the steps of `kvgg localize` timed one by one in a fresh process
 (starting Python, the imports, loading the nets, making them fully convolutional, reading
@@ -245,29 +246,43 @@ def first_call(args):
         "--model", folder / "loc384.keras", "--scales", "256", "--scales", "352,384",
         "--classifier", folder / "cls.keras", photo, "--pictures", folder,
     ]  # fmt: skip
-    times, phases = {"first": [], "warm": [], "import": []}, []
-    for _ in range(max(2, args.rounds // 2)):
-        caches = Path(tempfile.mkdtemp())  # a fresh install: no numba or matplotlib cache
-        env = os.environ | {"NUMBA_CACHE_DIR": str(caches / "numba"),
-                            "MPLCONFIGDIR": str(caches / "mpl")}  # fmt: skip
-        for name in ("first", "warm"):
-            start = time.perf_counter()
-            subprocess.run(list(map(str, command)), env=env, check=True, capture_output=True)
-            times[name].append(time.perf_counter() - start)
-        start = time.perf_counter()
-        subprocess.run([sys.executable, "-c", "import keras"], env=env, check=True)
-        times["import"].append(time.perf_counter() - start)
+
+    def caches(folder):  # empty: a fresh install, no numba or matplotlib cache yet
+        return os.environ | {"NUMBA_CACHE_DIR": str(folder / "numba"),
+                             "MPLCONFIGDIR": str(folder / "mpl")}  # fmt: skip
+
+    def timed(name, argv, env):  # wall seconds, and the CPU seconds of the process (load-proof)
+        start, used = time.perf_counter(), _children_cpu()
+        subprocess.run(list(map(str, argv)), env=env, check=True, capture_output=True)
+        cpu[name].append(_children_cpu() - used)
+        times[name].append(time.perf_counter() - start)
+
+    times, phases, filled = {"first": [], "warm": [], "import": []}, [], None
+    cpu = {name: [] for name in times}
+    for round_ in range(max(3, args.rounds // 2)):  # three at least: one slow run sets no median
+        fresh = caches(Path(tempfile.mkdtemp()))
+        # ABBA: a warm call runs on the caches an earlier first call filled
+        for name in ("first", "warm") if round_ % 2 == 0 else ("warm", "first"):
+            env = fresh if name == "first" else filled
+            timed(name, command, env)
+            filled = env if name == "first" else filled
+        env = filled
+        timed("import", [sys.executable, "-c", "import keras"], env)
         start = time.perf_counter()  # perf_counter is the system's monotonic clock
         child = [sys.executable, __file__, "--breakdown", str(folder), repr(start)]
         done = subprocess.run(child, env=env, check=True, capture_output=True, text=True)
         phases.append(json.loads(done.stdout.splitlines()[-1]))
         phases[-1]["exiting Python"] = time.perf_counter() - phases[-1].pop("printed")
     first, warm, imports = (statistics.median(times[name]) for name in times)
+    first_cpu, warm_cpu, imports_cpu = (statistics.median(cpu[name]) for name in cpu)
     print(f"`kvgg localize` of one 500x375 photo, VGG16 width {args.width}, two nets fused "
           f"(fresh processes, medians of {len(times['warm'])}):")  # fmt: skip
     print(f"  first call (fresh caches) {first:.1f} s, warm call {warm:.1f} s: "
           f"{first - warm:+.1f} s (target <= 2 s); `python -c 'import keras'` alone "
           f"{imports:.1f} s")  # fmt: skip
+    print(f"  CPU time of those processes (less swayed by a busy machine): first "
+          f"{first_cpu:.1f} s, warm {warm_cpu:.1f} s, `import keras` "
+          f"{imports_cpu:.1f} s")  # fmt: skip
     phase = {name: statistics.median(p[name] for p in phases) for name in phases[0]}
     print(f"  where a warm call's time goes (the same steps timed in a fresh process, "
           f"{phase['traces']:.0f} nets traced once each):")  # fmt: skip
@@ -277,6 +292,13 @@ def first_call(args):
     total = sum(seconds for _, seconds in rows)
     print(f"    {total:6.2f} s  in all (the warm call above: {warm:.2f} s); a later image "
           f"{phase['later image']:.2f} s")  # fmt: skip
+
+
+def _children_cpu():
+    import resource
+
+    used = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return used.ru_utime + used.ru_stime
 
 
 BREAKDOWN = (

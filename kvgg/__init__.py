@@ -21,7 +21,7 @@ Every other configuration loads with ``keras.saving.load_model`` without kvgg.
 
 from __future__ import annotations
 
-import importlib
+from kvgg.lazy import lazy_names
 
 __version__ = "0.1.0"
 
@@ -60,14 +60,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str):
-    """Import the module behind a public name on first use (``kvgg.build``, ...)."""
-    if name not in _LAZY:
-        raise AttributeError(f"module 'kvgg' has no attribute {name!r}")
-    value = getattr(importlib.import_module(_LAZY[name]), name)
-    globals()[name] = value  # later look-ups skip this function
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_LAZY))
+__getattr__, __dir__ = lazy_names(globals(), _LAZY)

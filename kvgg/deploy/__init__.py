@@ -8,25 +8,18 @@ Names are imported lazily (PEP 562): `kvgg.deploy.choices` loads without TensorF
 
 from __future__ import annotations
 
-import importlib
+from kvgg.lazy import lazy_names
 
 _HOMES = {
-    "FORMATS": "choices",
-    "PRECISIONS": "choices",
-    "export": "api",
-    "ExportedModel": "runtime",
-    "is_exported": "runtime",
-    "load_exported": "runtime",
+    "FORMATS": ".choices",
+    "PRECISIONS": ".choices",
+    "export": ".api",
+    "ExportedModel": ".runtime",
+    "is_exported": ".runtime",
+    "load_exported": ".runtime",
 }
 
 __all__ = sorted(_HOMES)
 
 
-def __getattr__(name: str):
-    if name not in _HOMES:
-        raise AttributeError(f"module 'kvgg.deploy' has no attribute {name!r}")
-    return getattr(importlib.import_module(f"kvgg.deploy.{_HOMES[name]}"), name)
-
-
-def __dir__():
-    return __all__
+__getattr__, __dir__ = lazy_names(globals(), _HOMES)

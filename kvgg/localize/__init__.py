@@ -11,38 +11,31 @@ Names are imported lazily (PEP 562), so reading a recipe does not start TensorFl
 
 from __future__ import annotations
 
-import importlib
+from kvgg.lazy import lazy_names
 
 _HOMES = {
-    "BoxSource": "annotations",
-    "box_folder": "annotations",
-    "kaggle_boxes": "annotations",
-    "DEFAULT_MERGE_THRESHOLD": "boxes",
-    "corners_to_frame": "boxes",
-    "frame_to_corners": "boxes",
-    "greedy_merge": "boxes",
-    "iou": "boxes",
-    "match_scores": "boxes",
-    "box_eval_dataset": "data",
-    "box_train_dataset": "data",
-    "box_is_correct": "metrics",
-    "localization_error": "metrics",
-    "BoxAccuracy": "model",
-    "BoxLoss": "model",
-    "build_localizer": "model",
-    "DenseLocalizer": "protocols",
-    "Guess": "protocols",
-    "centre_crop_boxes": "protocols",
+    "BoxSource": ".annotations",
+    "box_folder": ".annotations",
+    "kaggle_boxes": ".annotations",
+    "DEFAULT_MERGE_THRESHOLD": ".boxes",
+    "corners_to_frame": ".boxes",
+    "frame_to_corners": ".boxes",
+    "greedy_merge": ".boxes",
+    "iou": ".boxes",
+    "match_scores": ".boxes",
+    "box_eval_dataset": ".data",
+    "box_train_dataset": ".data",
+    "box_is_correct": ".metrics",
+    "localization_error": ".metrics",
+    "BoxAccuracy": ".model",
+    "BoxLoss": ".model",
+    "build_localizer": ".model",
+    "DenseLocalizer": ".protocols",
+    "Guess": ".protocols",
+    "centre_crop_boxes": ".protocols",
 }
 
 __all__ = sorted(_HOMES)
 
 
-def __getattr__(name: str):
-    if name not in _HOMES:
-        raise AttributeError(f"module 'kvgg.localize' has no attribute {name!r}")
-    return getattr(importlib.import_module(f"kvgg.localize.{_HOMES[name]}"), name)
-
-
-def __dir__():
-    return __all__
+__getattr__, __dir__ = lazy_names(globals(), _HOMES)

@@ -130,8 +130,7 @@ class Localization(Task):
                 require_decodable(sources[-1])  # else the repeated batches never come
             except (ValueError, FileNotFoundError) as error:
                 raise ValueError(
-                    f"localization.{key}_boxes: {error} "
-                    f"Received: localization.{key}_boxes={spec!r}"
+                    f"localization.{key}_boxes: {error} Received: localization.{key}_boxes={spec!r}"
                 ) from None
         return tuple(sources)
 

@@ -225,12 +225,15 @@ def _sgd(recipe) -> keras.optimizers.SGD:
 
 
 def _saved_objective(task, recipe):
-    """A maker of ``model.keras``'s compile arguments (a fresh optimiser each time), or
-    None when the task keeps no compile state there."""
-    objective = task.saved_objective(recipe)
-    if objective is None:
+    """A maker of ``model.keras``'s compile arguments, or None when the task keeps no
+    compile state there. Its optimiser is plain SGD at the recipe's learning rate: no
+    per-weight state, so the file holds the weights once and loads without a warning."""
+    if task.saved_objective(recipe) is None:
         return None
-    return lambda: {"optimizer": _sgd(recipe), **task.saved_objective(recipe)}
+    return lambda: {
+        "optimizer": keras.optimizers.SGD(learning_rate=recipe.optimizer.lr),
+        **task.saved_objective(recipe),
+    }
 
 
 def _compute(run_precision: str, jit_compile: bool) -> str:

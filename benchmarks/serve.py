@@ -11,7 +11,11 @@ ratios are against Keras (TensorFlow backend, ``model(x, training=False)`` in a
 ``tf.function``). The int8 artifacts are calibrated on random images (speed only: their
 top-1 agreement is what ``kvgg export --int8`` prints); OpenVINO float32 runs with
 ``INFERENCE_PRECISION_HINT`` f32 (its CPU default on bfloat16 hardware is bf16), its
-bfloat16 artifact in bf16.
+bfloat16 artifact in bf16. ONNX Runtime runs with kvgg's session options
+(`kvgg.deploy.runtime.onnx_session_options`: no spin-waiting), and once more with its
+defaults ("spin-wait") to show what they cost; OpenVINO float32 likewise with kvgg's
+configuration (`kvgg.deploy.runtime.openvino_config`: threads not pinned to cores) and
+with its default ("pinned").
 
 The peer is torchvision's ``vgg16`` layout (features, 7x7 adaptive average pool,
 classifier) built from ``torch.nn`` layers at the same width, exported by
@@ -89,10 +93,13 @@ def export_torchvision(path: Path, width: float, image_size: int, num_classes: i
 def variants(args, folder: Path) -> dict:
     """name -> a callable on NHWC float32 batches (NCHW for the torchvision peer)."""
     import onnxruntime
+    import openvino
     import tensorflow as tf
 
     import kvgg
     from kvgg.deploy import load_exported
+    from kvgg.deploy.graph import INPUT_NAME
+    from kvgg.deploy.runtime import onnx_session_options
 
     size = args.image_size
     model = kvgg.build(
@@ -107,12 +114,23 @@ def variants(args, folder: Path) -> dict:
     keras_call = tf.function(lambda x: model(x, training=False), reduce_retracing=True)
     runs = {"keras (tensorflow) f32": lambda x: keras_call(tf.constant(x)).numpy()}
     runs["onnxruntime f32"] = artifact("f32.onnx", "onnx")
+    default = onnxruntime.InferenceSession(  # ONNX Runtime's default options: spin-waiting
+        str(folder / "f32.onnx"), providers=["CPUExecutionProvider"]
+    )
+    runs["onnxruntime f32 spin-wait"] = lambda x: default.run(None, {INPUT_NAME: x})
     runs["onnxruntime int8"] = artifact("int8.onnx", "onnx", calibration=str(calibration))
     runs["openvino f32"] = artifact("f32.xml", "openvino")
+    pinned = openvino.Core().compile_model(  # OpenVINO's default: threads pinned to cores
+        str(folder / "f32.xml"), "CPU", {"INFERENCE_PRECISION_HINT": "f32"}
+    )
+    request = pinned.create_infer_request()
+    runs["openvino f32 pinned"] = lambda x: request.infer({INPUT_NAME: x})
     runs["openvino bf16"] = artifact("bf16.xml", "openvino", precision="bfloat16")
     runs["openvino int8"] = artifact("int8.xml", "openvino", calibration=str(calibration))
     peer = export_torchvision(folder / "torchvision.onnx", args.width, size, args.classes)
-    session = onnxruntime.InferenceSession(str(peer), providers=["CPUExecutionProvider"])
+    session = onnxruntime.InferenceSession(  # the same session options as kvgg's artifact
+        str(peer), onnx_session_options(), providers=["CPUExecutionProvider"]
+    )
     runs["torchvision onnxruntime f32"] = lambda x: session.run(
         None, {"image": np.ascontiguousarray(x.transpose(0, 3, 1, 2))}
     )

@@ -177,15 +177,30 @@ def test_every_block_of_the_page_runs_and_prints_what_it_shows(page, tmp_path, m
     keras.utils.clear_session()
     keras.utils.set_random_seed(0)
     namespace = {"__name__": "__docs__"}
-    for block in read_blocks(DOCS / page):
-        if not block.runs:
-            continue
-        if block.lang == "python":
-            output = run_python(block, namespace)
-        else:
-            output = run_bash(block, session=tmp_path / ".docs-shell")
-        if block.expected is not None:
-            assert_output(block, output)
+    with _tensorflow_determinism_restored():  # a page may enable it (the localisation page)
+        for block in read_blocks(DOCS / page):
+            if not block.runs:
+                continue
+            if block.lang == "python":
+                output = run_python(block, namespace)
+            else:
+                output = run_bash(block, session=tmp_path / ".docs-shell")
+            if block.expected is not None:
+                assert_output(block, output)
+
+
+@contextlib.contextmanager
+def _tensorflow_determinism_restored():
+    """Leave TensorFlow's op determinism as it was: a page that turns it on must not change
+    the kernels (and so the numbers) of the tests that run after it in the process."""
+    from tensorflow.python.framework import config  # the switch back has no public name
+
+    before = config.is_op_determinism_enabled()
+    try:
+        yield
+    finally:
+        if config.is_op_determinism_enabled() != before:
+            (config.enable_op_determinism if before else config.disable_op_determinism)()
 
 
 def test_every_code_block_has_a_known_language():

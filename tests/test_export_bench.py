@@ -13,8 +13,10 @@ ROOT = Path(__file__).resolve().parents[1]
 VARIANTS = [
     "keras (tensorflow) f32",
     "onnxruntime f32",
+    "onnxruntime f32 spin-wait",
     "onnxruntime int8",
     "openvino f32",
+    "openvino f32 pinned",
     "openvino bf16",
     "openvino int8",
     "torchvision onnxruntime f32",

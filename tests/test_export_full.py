@@ -10,8 +10,12 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-# LiteRT is not here: TensorFlow's converter took over 17 GiB on full-size D (killed).
-PACKAGES = {"onnx": ("tf2onnx", "onnxruntime"), "openvino": ("openvino",), "saved_model": ()}
+PACKAGES = {
+    "onnx": ("tf2onnx", "onnxruntime"),
+    "openvino": ("openvino",),
+    "saved_model": (),
+    "litert": ("ai_edge_litert",),
+}
 
 
 @pytest.mark.slow

@@ -16,7 +16,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from kvgg.deploy.graph import INPUT_NAME, frozen_function, serving_function, weightless_graph
+from kvgg.deploy.graph import INPUT_NAME, serving_function, weightless_graph
 from kvgg.deploy.metadata import encode
 from kvgg.io import write_atomic
 
@@ -129,14 +129,21 @@ def write_saved_model(model: keras.Model, path: Path, meta: dict, calibration=No
 
 
 def write_litert(model: keras.Model, path: Path, meta: dict, calibration=None) -> Path:
-    """A ``.tflite`` flat buffer by TensorFlow's LiteRT converter, metadata buffer ``kvgg``."""
+    """A ``.tflite`` flat buffer by TensorFlow's LiteRT converter, metadata buffer ``kvgg``.
+
+    The converter is given the function with its weights as variables, held by a module
+    it freezes them from (4.8 GiB peak for VGG16; a graph with the weights as constants
+    took it past 17 GiB). The module must hold the variables itself: it does not find
+    a Keras 3 model's, and the converter then leaves them uninitialised (NaN outputs).
+    """
     import tensorflow as tf
     from tensorflow.lite.tools import flatbuffer_utils
 
     from kvgg.deploy import quantize
 
-    function = frozen_function(serving_function(model, meta["outputs"]))
+    function = serving_function(model, meta["outputs"])
     module = tf.Module()
+    module.weights = list(function.variables)
     module.serve = function
     converter = tf.lite.TFLiteConverter.from_concrete_functions([function], module)
     if calibration is not None:

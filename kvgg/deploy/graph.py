@@ -2,10 +2,9 @@
 
 Keras's Normalization layer keeps the mean and variance given to it as eager tensors,
 which a traced function *captures*; converters that freeze only variables (tf2onnx) then
-turn them into extra graph inputs. `frozen_graph` freezes variables and captured tensors
-alike into constants, so the artifact's one input is the RGB image in [0, 255];
-`weightless_graph` makes the captured tensors constants and each weight read an input, for
-a converter too wasteful of memory to be given the weights (tf2onnx).
+turn them into extra graph inputs. `weightless_graph` makes the captured tensors
+constants, so the artifact's one input is the RGB image in [0, 255], and each weight read
+an input, for a converter too wasteful of memory to be given the weights (tf2onnx).
 """
 
 from __future__ import annotations
@@ -57,56 +56,6 @@ def serving_function(
         return {
             name: tf.cast(value, tf.float32) for name, value in zip(names, outputs, strict=True)
         }
-
-    return serve.get_concrete_function()
-
-
-def frozen_graph(function) -> tuple[tf.compat.v1.GraphDef, list[str], dict[str, str]]:
-    """Freeze `function`: variables and captured tensors become constants.
-
-    Returns:
-        The graph, the input tensor names (one: the image) and each output's tensor name.
-    """
-    from tensorflow.python.framework.convert_to_constants import (
-        convert_variables_to_constants_v2,
-    )
-
-    frozen = convert_variables_to_constants_v2(function)
-    graph_def = frozen.graph.as_graph_def()
-    captured = {
-        internal.op.name: external
-        for external, internal in frozen.graph.captures
-        if not hasattr(external, "handle")
-    }
-    for node in graph_def.node:
-        if node.name in captured:
-            value = tf.make_tensor_proto(captured[node.name].numpy())
-            node.op = "Const"
-            node.attr.clear()
-            node.attr["dtype"].type = value.dtype
-            node.attr["value"].tensor.CopyFrom(value)
-    inputs = [tensor.name for tensor in frozen.inputs if tensor.op.name not in captured]
-    outputs = dict(
-        zip(
-            sorted(function.structured_outputs),
-            [frozen.outputs[i].name for i in range(len(frozen.outputs))],
-            strict=True,
-        )
-    )
-    return graph_def, inputs, outputs
-
-
-def frozen_function(function) -> tf.types.experimental.ConcreteFunction:
-    """`function` again with every weight a constant: no variables, no captured inputs."""
-    graph_def, inputs, outputs = frozen_graph(function)
-    imported = tf.compat.v1.wrap_function(
-        lambda: tf.compat.v1.import_graph_def(graph_def, name=""), []
-    )
-    pruned = imported.prune(inputs, list(outputs.values()))
-
-    @tf.function(input_signature=function.structured_input_signature[0], autograph=False)
-    def serve(image):
-        return dict(zip(outputs, pruned(image), strict=True))
 
     return serve.get_concrete_function()
 

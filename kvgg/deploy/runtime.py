@@ -135,12 +135,28 @@ def load_exported_classifier(path: str | os.PathLike) -> tuple[ExportedModel, li
     return model, list(meta["class_names"]), info
 
 
-def _onnx(path: Path, threads):
+def onnx_session_options(threads: int | None = None):
+    """ONNX Runtime's session options for an artifact: all graph optimisations (the
+    default), ``threads`` intra-op threads (default: one per core), and no spin-waiting.
+
+    Threads that spin while waiting for work hold cores that other work needs: on a
+    shared 2-core CPU, VGG16 (width 1/2, batch 8) served 0.85x Keras's throughput with
+    spinning and 0.98x without (`benchmarks/serve.py`, one interleaved run).
+    """
     import onnxruntime
 
     options = onnxruntime.SessionOptions()
+    options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     if threads:
         options.intra_op_num_threads = threads
+    return options
+
+
+def _onnx(path: Path, threads):
+    import onnxruntime
+
+    options = onnx_session_options(threads)
     session = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
     names = [output.name for output in session.get_outputs()]
     metadata = decode(session.get_modelmeta().custom_metadata_map)
@@ -149,6 +165,24 @@ def _onnx(path: Path, threads):
         return dict(zip(names, session.run(names, {INPUT_NAME: images}), strict=True))
 
     return ExportedModel(path, "onnxruntime", run, metadata)
+
+
+def openvino_config(precision: str | None = None, threads: int | None = None) -> dict:
+    """OpenVINO's CPU configuration for an artifact: the precision it was exported for
+    (``f32`` unless ``"bfloat16"``: the CPU default is bf16 where the CPU has it),
+    ``threads`` inference threads (default: OpenVINO's choice), and threads not pinned to
+    cores.
+
+    On a shared 2-core CPU, VGG16 (width 1/2, batch 8) served 0.89x Keras's throughput
+    with pinned threads and 1.09x without (`benchmarks/serve.py`, one interleaved run).
+    """
+    config = {
+        "INFERENCE_PRECISION_HINT": {"bfloat16": "bf16"}.get(precision, "f32"),
+        "ENABLE_CPU_PINNING": False,
+    }
+    if threads:
+        config["INFERENCE_NUM_THREADS"] = threads
+    return config
 
 
 def _openvino(path: Path, threads):
@@ -164,12 +198,7 @@ def _openvino(path: Path, threads):
             for key in info[OPENVINO_SECTION]
         }
         metadata = decode(strings)
-    config = {
-        "INFERENCE_PRECISION_HINT": {"bfloat16": "bf16"}.get(metadata.get("precision"), "f32")
-    }
-    if threads:
-        config["INFERENCE_NUM_THREADS"] = threads
-    compiled = core.compile_model(model, "CPU", config)
+    compiled = core.compile_model(model, "CPU", openvino_config(metadata.get("precision"), threads))
     names = [output.get_any_name() for output in compiled.outputs]
     request = compiled.create_infer_request()
 

@@ -43,6 +43,16 @@ def run_python(code: str, backend: str | None = None, cwd=None, env=None) -> str
     return result.stdout
 
 
+def run_benchmark(name: str, *args: str, timeout: int = 600) -> str:
+    """Run ``benchmarks/<name>.py`` with ``args`` in a fresh interpreter; its stdout."""
+    script = os.path.join(os.path.dirname(os.path.dirname(__file__)), "benchmarks", f"{name}.py")
+    result = subprocess.run(
+        [sys.executable, script, *args], capture_output=True, text=True, timeout=timeout
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    return result.stdout
+
+
 def assert_model_roundtrip(model: keras.Model, images, tmp_path):
     """Config round-trip, eager call, tf.data predict and .keras save/load all agree."""
     import tensorflow as tf

@@ -176,17 +176,12 @@ def test_a_state_dict_that_is_not_lpips_weights_is_named(tmp_path):
 @pytest.mark.slow  # two processes (TensorFlow, PyTorch), each builds a VGG-16: ~30 s on 2 cores
 def test_benchmark_quick_run_prints_the_speed_ratio():
     import importlib.util
-    import subprocess
-    from pathlib import Path
+
+    from tests.helpers import run_benchmark
 
     if importlib.util.find_spec("lpips") is None:
         pytest.skip("the reference needs `pip install --no-deps lpips`")
-    script = Path(__file__).resolve().parents[1] / "benchmarks" / "perceptual.py"
-    result = subprocess.run(
-        [sys.executable, str(script), "--quick"], capture_output=True, text=True, timeout=600
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    lines = result.stdout.splitlines()
+    lines = run_benchmark("perceptual", "--quick").splitlines()
     assert lines[0].startswith("LPIPS (VGG) per pair, 32x32, batch 2, 2 interleaved rounds")
     ratio = [line for line in lines if line.startswith("speed ratio lpips / kvgg LPIPS (")]
     assert len(ratio) == 1 and float(ratio[0].rsplit(":", 1)[1]) > 0

@@ -20,7 +20,7 @@ from kvgg.localize.data import box_train_dataset
 from kvgg.train import fit, load_train_recipe
 from kvgg.train.recipes import installed_tasks, task_for_recipe
 from tests.data_fixtures import write_image
-from tests.helpers import run_python
+from tests.helpers import run_benchmark, run_python
 from tests.test_imports import import_graph
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -176,15 +176,6 @@ def test_summary_of_a_recipe_builds_what_fit_builds():
 
 @pytest.mark.slow
 def test_the_localisation_step_benchmark_prints_its_ratios():
-    import subprocess
-    import sys
-
-    result = subprocess.run(
-        [sys.executable, str(ROOT / "benchmarks" / "localize_train.py"), "--quick"],
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    lines = [line for line in result.stdout.splitlines() if "ratio" in line]
+    stdout = run_benchmark("localize_train", "--quick")
+    lines = [line for line in stdout.splitlines() if "ratio" in line]
     assert [line.split()[0] for line in lines] == ["data.cache=false", "data.cache=true"]

@@ -5,6 +5,7 @@ One test per defect, each written to fail before its fix.
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 
@@ -194,14 +195,9 @@ def test_fit_into_the_run_directory_of_its_init_weights_is_refused(files, tmp_pa
 
 
 def _record(**changes):
-    record = {
-        "models": ["vgg16"], "method": "dense", "scales": [384], "flip": True, "images": 10,
-        "top1_error": 0.25, "top5_error": 0.08, "mean_class_accuracy": 0.75, "per_class": [],
-        "seconds": 1.0, "images_per_second": 10.0, "data": "val",
-        "per_model": [{"name": "vgg16", "method": "dense", "scales": [384], "config": "D",
-                       "train_scale": 384}],
-    }  # fmt: skip
-    return record | changes
+    from tests.adversarial.fuzz_files import CLASSIFICATION_RECORD
+
+    return copy.deepcopy(CLASSIFICATION_RECORD) | changes
 
 
 def test_check_outputs_compares_files_not_spellings(tmp_path):
